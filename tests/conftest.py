@@ -1,0 +1,50 @@
+import os
+
+# Hub calls retry for tens of seconds before failing offline; nothing here may reach the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tests.tiny_models import REFERENCE_DIR, tiny_config, tiny_t5_tokenizer  # noqa: E402
+
+
+@pytest.fixture
+def config():
+    return tiny_config()
+
+
+@pytest.fixture
+def tokenizer():
+    return tiny_t5_tokenizer()
+
+
+@pytest.fixture
+def reference_dir():
+    if not REFERENCE_DIR.is_dir():
+        pytest.skip(f"Parity vectors not found at {REFERENCE_DIR}: they live in ../shared beside a source checkout.")
+    return REFERENCE_DIR
+
+
+@pytest.fixture
+def batch(tokenizer):
+    """Three ECG-report pairs, the second one mismatched, with two masked text tokens each."""
+    generator = torch.Generator().manual_seed(0)
+    texts = ["sinus rhythm normal ecg", "atrial fibrillation with low qrs voltage", "left bundle branch block"]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    mlm_labels = torch.full_like(encoded.input_ids, -100)
+    masked_ids = encoded.input_ids.clone()
+    for row in range(3):
+        for col in (0, 1):
+            mlm_labels[row, col] = masked_ids[row, col]
+            masked_ids[row, col] = tokenizer.convert_tokens_to_ids("<extra_id_0>")
+    return {
+        "ecg_values": torch.randn(3, 12, 5000, generator=generator),
+        "input_ids": masked_ids,
+        "attention_mask": encoded.attention_mask,
+        "mlm_labels": mlm_labels,
+        "is_aligned": torch.tensor([1.0, 0.0, 1.0]),
+        "ecg_mask_noise": torch.rand(3, 312, generator=generator),
+    }
