@@ -16,7 +16,11 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["modeling_dbeta", "modeling_dbeta.*", "datasets_scripts", "datasets_scripts.*"]),
     include_package_data=True,
-    package_data={"datasets_scripts": ["merl_splits/**/*", "*.json"], "modeling_dbeta": ["*.json"]},
+    package_data={
+        "datasets_scripts": ["merl_splits/**/*", "*.json"],
+        "modeling_dbeta": ["*.json"],
+        "modeling_dbeta.evaluation": ["*.json", "metrics/*/*.py"],
+    },
     install_requires=[
         "torch>=2.13,<2.15",
         "transformers>=5.23,<6",

@@ -1,0 +1,165 @@
+"""Model card, upload file list, folder checks and the publish script, offline (the Hub calls are patched)."""
+
+import json
+from unittest import mock
+
+import pytest
+from huggingface_hub import HfApi, ModelCard
+
+import modeling_dbeta  # noqa: F401  (registers the Auto classes, so save_pretrained writes `auto_map`)
+from evaluation import publish
+from modeling_dbeta import DBetaFeatureExtractor, DBetaForECGClassification, DBetaForPreTraining, DBetaProcessor
+from modeling_dbeta.evaluation import EvaluationResult, load_results, save_results
+from modeling_dbeta.hub import build_model_card, check_model_folder, count_parameters, files_to_upload
+
+
+SAVED_FILES = [
+    "config.json", "configuration_dbeta.py", "feature_extraction_dbeta.py", "losses.py", "model.safetensors",
+    "modeling_dbeta.py", "processing_dbeta.py", "processor_config.json", "text_normalization.py", "tokenizer.json",
+    "tokenizer_config.json",
+]
+
+
+@pytest.fixture
+def model(config):
+    return DBetaForPreTraining(config)
+
+
+@pytest.fixture
+def model_dir(tmp_path, model, tokenizer):
+    directory = tmp_path / "dbeta-tiny"
+    model.save_pretrained(directory)
+    DBetaProcessor(DBetaFeatureExtractor(), tokenizer).save_pretrained(directory)
+    # What a training run leaves beside the model and must stay local: a pickle and a Trainer checkpoint.
+    (directory / "training_args.bin").write_bytes(b"pickle")
+    (directory / "checkpoint-10").mkdir()
+    (directory / "checkpoint-10" / "model.safetensors").write_bytes(b"")
+    return directory
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    directory = tmp_path / "results"
+    directory.mkdir()
+    save_results(
+        [EvaluationResult(task="zero-shot", dataset="ptb-xl/super_class", metric="macro_auroc", value=0.7623)],
+        directory / "zero_shot.json",
+        per_class_auroc={"NORM": 0.8},
+    )
+    save_results(
+        [
+            EvaluationResult("linear-probe", "cpsc2018", "macro_auroc", 0.9012, leads="I,II,V2", train_fraction=0.01),
+            EvaluationResult("retrieval", "mimic-iv-ecg", "ecg_to_report_median_rank", 12.0, leads="II"),
+        ],
+        directory / "probe.json",
+    )
+    (directory / "features_cache.json").write_text(json.dumps({"fingerprint": "abc"}))  # not a results file
+    return directory
+
+
+def test_saved_folder_carries_auto_map_and_its_code(model_dir):
+    config = check_model_folder(model_dir)
+    assert config["auto_map"]["AutoModel"] == "modeling_dbeta.DBetaModel"
+    assert config["auto_map"]["AutoConfig"] == "configuration_dbeta.DBetaConfig"
+    assert json.loads((model_dir / "processor_config.json").read_text())["auto_map"]["AutoProcessor"] == (
+        "processing_dbeta.DBetaProcessor"
+    )
+
+
+def test_files_to_upload_are_exactly_model_processor_code_and_card(model_dir):
+    assert files_to_upload(model_dir) == SAVED_FILES
+    (model_dir / "README.md").write_text("card")
+    assert files_to_upload(model_dir) == sorted([*SAVED_FILES, "README.md"])
+
+
+def test_folder_check_names_what_is_missing(model_dir):
+    config = json.loads((model_dir / "config.json").read_text())
+    del config["auto_map"]
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="auto_map"):
+        check_model_folder(model_dir)
+
+
+def test_folder_check_refuses_a_classifier_checkpoint(tmp_path, config):
+    DBetaForECGClassification(config).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=r"\['DBetaForECGClassification'\] checkpoint"):
+        check_model_folder(tmp_path)
+
+
+def test_folder_check_requires_the_processor(model_dir):
+    (model_dir / "processor_config.json").unlink()
+    with pytest.raises(ValueError, match="DBetaProcessor"):
+        check_model_folder(model_dir)
+
+
+def test_parameter_count_from_safetensors_headers(model_dir, model):
+    assert count_parameters(model_dir) == model.num_parameters()
+
+
+def test_results_load_from_a_folder_and_reject_bad_records(results_dir, tmp_path):
+    results = load_results(results_dir)
+    assert [r.task for r in results] == ["linear-probe", "retrieval", "zero-shot"]  # probe.json sorts first
+    assert results[0].train_fraction == 0.01
+    bad = tmp_path / "bad.json"
+    misspelt = {"task": "zero-shot", "dataset": "cpsc2018", "metric": "macro_auroc", "vlaue": 0.8}
+    bad.write_text(json.dumps({"results": [misspelt]}))
+    with pytest.raises(ValueError, match="bad.json"):
+        load_results(bad)
+
+
+def test_model_card_content(model_dir, model, config, results_dir):
+    card = build_model_card(model_dir, "someone/dbeta-tiny", license="cc-by-nc-4.0", results=load_results(results_dir))
+    assert card.data.license == "cc-by-nc-4.0"
+    assert card.data.library_name == "transformers"
+    text = card.text
+    assert "# dbeta-tiny" in text
+    assert "| Architecture | `DBetaForPreTraining` |" in text
+    assert f"| Parameters | {model.num_parameters():,} (0.1 M) |" in text
+    assert (
+        f"| ECG encoder | {config.num_hidden_layers} transformer layers, hidden size {config.hidden_size}, "
+        f"{config.num_attention_heads} heads, feed-forward {config.intermediate_size} |" in text
+    )
+    assert "| Text encoder | `t5`, 2 layers, hidden size 32 |" in text
+    assert "MIMIC-IV-ECG v1.0" in text
+    assert 'DBetaForPreTraining.from_pretrained("someone/dbeta-tiny")' in text
+    assert 'AutoModel.from_pretrained("someone/dbeta-tiny", trust_remote_code=True)' in text
+    assert "| zero-shot | ptb-xl/super_class | 12 |  | macro_auroc | test | 0.7623 |" in text
+    assert "| linear-probe | cpsc2018 | I,II,V2 | 1% | macro_auroc | test | 0.9012 |" in text
+    assert "| retrieval | mimic-iv-ecg | II |  | ecg_to_report_median_rank | test | 12 |" in text
+    assert "`cc-by-nc-4.0`" in text
+
+
+def test_model_card_without_results(model_dir):
+    card = build_model_card(model_dir, "someone/dbeta-tiny", license="apache-2.0", training_data="PTB-XL reports.")
+    assert "No evaluation results were provided." in card.text
+    assert "PTB-XL reports." in card.text and "MIMIC-IV-ECG" not in card.text
+
+
+def test_publish_writes_the_card_and_uploads_exactly_the_folder_files(model_dir, results_dir):
+    commit = mock.Mock(commit_url="https://huggingface.co/someone/dbeta-tiny/commit/0")
+    with (
+        mock.patch.object(HfApi, "create_repo", autospec=True) as create_repo,
+        mock.patch.object(HfApi, "create_commit", autospec=True, return_value=commit) as create_commit,
+    ):
+        returned = publish.main(
+            [
+                "--model_dir", str(model_dir), "--repo_id", "someone/dbeta-tiny", "--license", "apache-2.0",
+                "--results_dir", str(results_dir), "--private",
+            ]
+        )
+    assert returned is commit
+    create_repo.assert_called_once_with(mock.ANY, "someone/dbeta-tiny", private=True, repo_type="model", exist_ok=True)
+    (_, repo_id, operations), kwargs = create_commit.call_args
+    assert repo_id == "someone/dbeta-tiny" and kwargs["repo_type"] == "model"
+    assert [operation.path_in_repo for operation in operations] == sorted([*SAVED_FILES, "README.md"])
+    assert {operation.path_or_fileobj for operation in operations} == {
+        str(model_dir / operation.path_in_repo) for operation in operations
+    }
+    card = ModelCard.load(model_dir / "README.md")
+    assert card.data.license == "apache-2.0"
+    assert "| zero-shot | ptb-xl/super_class |" in card.text
+
+
+def test_publish_requires_a_licence(model_dir):
+    with pytest.raises(SystemExit):
+        publish.main(["--model_dir", str(model_dir), "--repo_id", "someone/dbeta-tiny"])
