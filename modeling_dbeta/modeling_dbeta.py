@@ -545,6 +545,8 @@ class DBetaPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["DBetaECGEncoderLayer", "DBetaFusionLayer", "DBetaMEMDecoderLayer"]
     _supports_sdpa = True
     _supports_attention_backend = True
+    # Our losses are batch means, not sums to be divided by a token count: Trainer scales them for accumulation.
+    accepts_loss_kwargs = False
 
     def _init_weights(self, module):
         super()._init_weights(module)

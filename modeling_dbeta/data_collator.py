@@ -1,0 +1,139 @@
+# Copyright 2026 The D-BETA reimplementation authors.
+# Licensed under the Apache License, Version 2.0.
+"""Batches for D-BETA pretraining: lead masking, N3S negatives, tokenisation, then MLM masking of what is fed."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
+
+from .n3s import N3SIndex
+
+
+# T5 has no [MASK] token; its first sentinel plays that role for MLM (the choice DESIGN.md asks us to document).
+T5_MASK_TOKEN = "<extra_id_0>"
+
+
+def random_lead_mask(batch_size: int, num_leads: int, probability: float) -> torch.Tensor:
+    """(batch, leads) 0/1: each lead dropped with `probability`; a recording never loses all of its leads."""
+    keep = (torch.rand(batch_size, num_leads) >= probability).float()
+    empty = keep.sum(dim=1) == 0
+    if empty.any():
+        keep[empty, torch.randint(num_leads, (int(empty.sum()),))] = 1.0
+    return keep
+
+
+@dataclass
+class DataCollatorForDBetaPretraining:
+    r"""
+    Builds a pretraining batch from examples with an `ecg` array (12, samples) and a normalised `report`:
+
+    1. training only: every lead is zeroed with `lead_mask_probability` (the paper's random lead masking);
+    2. a random `negative_fraction` of the pairs gets a negative report (`is_aligned` = 0): one of its N3S
+       candidates (a table look-up) or, without an index, another report of the batch;
+    3. the texts actually fed to the model are tokenised, then masked for MLM by `DataCollatorForLanguageModeling`.
+
+    Step 3 comes after step 2 on purpose: the authors' collator masks the original texts after swapping, which
+    silently restores the matched report while the pair stays labelled mismatched.
+
+    Each batch draws its randomness from a seed of its own, `(seed, rank, batch index)`, under a forked torch RNG:
+    the model's random stream (dropout, token masking) is untouched by collation, and a run resumed from a
+    checkpoint collates exactly the batches an uninterrupted run would have, whether batches are built in the main
+    process or in DataLoader workers. [`DBetaTrainer`] sets the batch index at each epoch through
+    [`~DataCollatorForDBetaPretraining.start_epoch`].
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+    n3s_index: N3SIndex | None = None
+    mlm_probability: float = 0.25
+    negative_fraction: float = 0.5
+    lead_mask_probability: float = 0.5
+    max_length: int = 256
+    training: bool = True
+    mlm: bool = True
+    seed: int = 0
+    _mlm_collator: DataCollatorForLanguageModeling = field(init=False, repr=False)
+    _batch_offset: int = field(init=False, default=0)
+    _calls: int = field(init=False, default=0)
+
+    def __post_init__(self):
+        if self.mlm and self.tokenizer.mask_token is None:
+            if T5_MASK_TOKEN not in self.tokenizer.get_vocab():
+                raise ValueError(
+                    f"The tokenizer has no mask token and no {T5_MASK_TOKEN} sentinel to use as one: set "
+                    "`tokenizer.mask_token` or build the collator with mlm=False."
+                )
+            self.tokenizer.mask_token = T5_MASK_TOKEN
+        self._mlm_collator = DataCollatorForLanguageModeling(
+            self.tokenizer, mlm=self.mlm, mlm_probability=self.mlm_probability
+        )
+
+    def start_epoch(self, batches_done: int):
+        """Number the coming batches from `batches_done` (the batches this process trained on so far)."""
+        self._batch_offset, self._calls = batches_done, 0
+
+    def _batch_seed(self) -> int:
+        # DataLoader workers take batches round-robin: worker w of k builds batches w, w + k, w + 2k, ...
+        worker = torch.utils.data.get_worker_info()
+        num_workers, worker_id = (worker.num_workers, worker.id) if worker is not None else (1, 0)
+        index = self._batch_offset + self._calls * num_workers + worker_id
+        self._calls += 1
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        return int(np.random.SeedSequence([self.seed, rank, index]).generate_state(1, np.uint64)[0] >> 1)
+
+    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        seed = self._batch_seed()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.collate(examples)
+
+    def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        ecg = torch.from_numpy(np.stack([np.asarray(example["ecg"], dtype=np.float32) for example in examples]))
+        if self.training and self.lead_mask_probability > 0:
+            ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
+
+        reports, is_aligned = self.swap_in_negatives([example["report"] for example in examples])
+        encoded = self.tokenizer(reports, truncation=True, max_length=self.max_length, return_special_tokens_mask=True)
+        features = [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+        text = self._mlm_collator(features)
+        batch = {
+            "ecg_values": ecg,
+            "input_ids": text["input_ids"],
+            "attention_mask": text["attention_mask"],
+            "is_aligned": is_aligned,
+        }
+        if self.mlm:
+            batch["mlm_labels"] = text["labels"]
+        return batch
+
+    def swap_in_negatives(self, reports: list[str]) -> tuple[list[str], torch.Tensor]:
+        """Replace a random `negative_fraction` of the reports by negatives; return the texts and `is_aligned`."""
+        batch_size = len(reports)
+        is_aligned = torch.ones(batch_size)
+        num_negatives = int(batch_size * self.negative_fraction + torch.rand(()).item())
+        chosen = torch.randperm(batch_size)[:num_negatives].tolist()
+        if not chosen:
+            return reports, is_aligned
+        reports = list(reports)
+        if self.n3s_index is not None:
+            rng = np.random.default_rng(int(torch.randint(2**62, ())))
+            negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng)
+        else:
+            negatives = [self.other_report_in_batch(reports, i) for i in chosen]
+        for position, negative in zip(chosen, negatives):
+            if negative is not None:
+                reports[position] = negative
+                is_aligned[position] = 0.0
+        return reports, is_aligned
+
+    @staticmethod
+    def other_report_in_batch(reports: list[str], position: int) -> str | None:
+        """A random report of the batch whose text differs (the "without N3S" ablation); `None` if all are equal."""
+        different = [i for i, report in enumerate(reports) if report != reports[position]]
+        return reports[different[int(torch.randint(len(different), ()))]] if different else None
+
+
+__all__ = ["DataCollatorForDBetaPretraining", "T5_MASK_TOKEN", "random_lead_mask"]
