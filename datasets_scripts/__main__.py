@@ -1,0 +1,57 @@
+# Copyright 2026 The D-BETA reimplementation authors.
+# Licensed under the Apache License, Version 2.0.
+"""Prepare an ECG data set (Arrow files in the `datasets` cache): `python -m datasets_scripts ptb-xl --name ...`."""
+
+import argparse
+import json
+
+import datasets
+
+from .loading import ECG_BUILDERS, load_ecg_dataset
+
+
+def parse_config_field(item: str) -> tuple[str, object]:
+    """`keep_samples=5000` -> ("keep_samples", 5000); a value that is not JSON stays a string."""
+    field, separator, value = item.partition("=")
+    if not separator:
+        raise SystemExit(f"--config expects FIELD=VALUE, got {item!r}.")
+    try:
+        return field, json.loads(value)
+    except json.JSONDecodeError:
+        return field, value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", choices=sorted(ECG_BUILDERS))
+    parser.add_argument("--data_dir", required=True, help="directory holding the raw data set (docs/DATA.md)")
+    parser.add_argument("--name", default=None, help="config name, e.g. super_class for ptb-xl")
+    parser.add_argument("--cache_dir", default=None)
+    parser.add_argument("--num_proc", type=int, default=None, help="processes preparing shards in parallel")
+    parser.add_argument("--force", action="store_true", help="rebuild even if a prepared copy exists")
+    parser.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="config fields, e.g. keep_samples=5000 (JSON values)",
+    )
+    args = parser.parse_args()
+    config_kwargs = dict(parse_config_field(item) for item in args.config)
+
+    datasets.logging.set_verbosity_info()
+    dataset = load_ecg_dataset(
+        args.dataset,
+        name=args.name,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        num_proc=args.num_proc,
+        download_mode="force_redownload" if args.force else None,
+        **config_kwargs,
+    )
+    print(dataset)
+    print(json.dumps(next(iter(dataset.values())).info.bad_records, indent=2))
+
+
+if __name__ == "__main__":
+    main()

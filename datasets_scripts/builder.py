@@ -1,0 +1,213 @@
+# Copyright 2026 The D-BETA reimplementation authors.
+# Licensed under the Apache License, Version 2.0.
+"""
+The base of every ECG data set builder: typed features, sharding by record list, and bad-record accounting.
+
+A source subclass lists its records per split (`_records_by_split`) and turns one record into an example
+(`_build_example`); this base shards the lists through `gen_kwargs` (so `num_proc`, DataLoader workers and
+`split_dataset_by_node` divide the records), skips and counts bad records instead of failing, and stores the counts
+in the prepared data set's info (`dataset.info.bad_records`).
+"""
+
+import json
+import os
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+from datasets.builder import Key
+
+from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
+
+from .recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recording, prepare_recording
+
+
+logger = datasets.logging.get_logger(__name__)
+
+ECG_SHAPE = (len(STANDARD_LEADS), 5000)
+
+
+@dataclass
+class ECGBuilderConfig(datasets.BuilderConfig):
+    """
+    Args:
+        num_shards (`int`, defaults to 1024): the record list is cut into this many contiguous shards (fewer for small
+            sets). A power of two divides evenly across the usual numbers of GPUs and DataLoader workers, which lets
+            `split_dataset_by_node` give each rank whole shards instead of reading every record and skipping.
+        max_gap_seconds (`float`, defaults to 0.5): longest NaN / inf run that is interpolated; a lead with a longer
+            run is zeroed and flagged absent in `lead_mask`.
+    """
+
+    num_shards: int = 1024
+    max_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS
+
+
+@dataclass
+class ECGDatasetInfo(datasets.DatasetInfo):
+    """`DatasetInfo` plus the bad-record counts of the preparation: {split: {"skipped"|"repaired": {reason: n}}}."""
+
+    bad_records: dict = field(default_factory=dict)
+
+
+def ecg_features(**columns) -> datasets.Features:
+    """The columns every ECG data set has (`ecg`, `lead_mask`) followed by the source's own."""
+    return datasets.Features(
+        {
+            "ecg": datasets.Array2D(ECG_SHAPE, "float32"),
+            "lead_mask": datasets.List(datasets.Value("bool"), length=len(STANDARD_LEADS)),
+            **columns,
+        }
+    )
+
+
+def label_features(class_names: list[str]) -> dict:
+    """
+    `labels`: multi-hot float32 in the order of `class_names`; `classes`: the positive classes as `ClassLabel`s, so
+    that the names travel with the data (`label_names(dataset.features)`) and evaluation never relies on an order.
+    """
+    return {
+        "labels": datasets.List(datasets.Value("float32"), length=len(class_names)),
+        "classes": datasets.List(datasets.ClassLabel(names=list(class_names))),
+    }
+
+
+def label_columns(multi_hot: np.ndarray, class_names: list[str]) -> dict:
+    """The `labels` and `classes` values of one record."""
+    return {"labels": multi_hot, "classes": [class_names[i] for i in np.flatnonzero(multi_hot)]}
+
+
+def label_names(features: datasets.Features) -> list[str]:
+    """The class names, in the order of the `labels` column."""
+    return features["classes"].feature.names
+
+
+def contiguous_shards(records: list, num_shards: int) -> list[list]:
+    """`records` cut into at most `num_shards` contiguous, near-equal lists (one empty list when there are none)."""
+    num_shards = max(1, min(num_shards, len(records)))
+    bounds = np.linspace(0, len(records), num_shards + 1).astype(int)
+    return [records[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def require_data_dir(data_dir, builder_name: str, expected: str) -> Path:
+    """The data directory as a `Path`, or a clear error saying what it should contain."""
+    if data_dir is None:
+        raise ValueError(f"{builder_name} needs `data_dir`: the directory holding {expected} (see docs/DATA.md).")
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"{builder_name}: data directory {path} does not exist; it should hold {expected}.")
+    return path
+
+
+def require_file(path: Path, description: str) -> Path:
+    if not path.is_file():
+        raise FileNotFoundError(f"Expected {description} at {path}; see docs/DATA.md for the layout.")
+    return path
+
+
+def require_columns(frame, columns, path) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks the column(s) {missing}; expected at least {list(columns)}.")
+
+
+class ECGBuilder(datasets.GeneratorBasedBuilder):
+    """Base of the ECG builders; subclasses implement `_info`, `_records_by_split` and `_build_example`."""
+
+    BUILDER_CONFIG_CLASS = ECGBuilderConfig
+    # Rows are ~240 kB: write Arrow record batches of 64 rows (~15 MB) rather than the default 1000 (~240 MB).
+    DEFAULT_WRITER_BATCH_SIZE = 64
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.feature_extractor = DBetaFeatureExtractor()
+        self._bad_record_dir = None
+        # The base class reloads a cached info as a plain `DatasetInfo`; reload it with the bad-record counts.
+        if os.path.exists(os.path.join(self._output_dir, datasets.config.DATASET_INFO_FILENAME)):
+            self.info = self._load_info()
+
+    def _load_info(self) -> ECGDatasetInfo:
+        return ECGDatasetInfo.from_directory(self._output_dir)
+
+    def _records_by_split(self) -> dict[str, list]:
+        """{split name: list of records}; a record is whatever `_build_example` takes (paths, metadata)."""
+        raise NotImplementedError
+
+    def _build_example(self, record, repairs: list[str]) -> dict:
+        """One example; appends the repairs it made to `repairs`, raises `BadRecord` to skip the record."""
+        raise NotImplementedError
+
+    def _prepare(self, recording: Recording, repairs: list[str]) -> dict:
+        ecg, lead_mask = prepare_recording(recording, self.feature_extractor, repairs, self.config.max_gap_seconds)
+        return {"ecg": ecg, "lead_mask": lead_mask}
+
+    def _split_generators(self, dl_manager):
+        # Records are local files (credentialed or manual downloads): `dl_manager` has nothing to fetch.
+        return [
+            datasets.SplitGenerator(
+                name=split, gen_kwargs={"shards": contiguous_shards(records, self.config.num_shards), "split": split}
+            )
+            for split, records in self._records_by_split().items()
+        ]
+
+    def _generate_examples(self, shards: list[list], split: str):
+        skipped, repaired = Counter(), Counter()
+        for shard_index, shard in enumerate(shards):
+            for record_index, record in enumerate(shard):
+                repairs = []
+                try:
+                    example = self._build_example(record, repairs)
+                except BadRecord as error:
+                    skipped[error.reason] += 1
+                    logger.debug(f"Skipped a {split} record: {error}")
+                    continue
+                repaired.update(repairs)
+                yield Key(shard_index, record_index), example
+        self._record_bad_records(split, skipped, repaired)
+
+    def _record_bad_records(self, split: str, skipped: Counter, repaired: Counter) -> None:
+        """While preparing, leave the counts of this generator call (maybe in a worker process) for the parent."""
+        if self._bad_record_dir is not None:
+            counts = {"split": split, "skipped": dict(skipped), "repaired": dict(repaired)}
+            Path(self._bad_record_dir, f"{uuid.uuid4().hex}.json").write_text(json.dumps(counts))
+        elif skipped or repaired:
+            logger.info(f"{self.dataset_name} {split} shard(s): skipped {dict(skipped)}, repaired {dict(repaired)}")
+
+    def _download_and_prepare(self, dl_manager, verification_mode, **prepare_split_kwargs):
+        with tempfile.TemporaryDirectory(prefix="ecg-bad-records-") as bad_record_dir:
+            self._bad_record_dir = bad_record_dir
+            try:
+                super()._download_and_prepare(dl_manager, verification_mode, **prepare_split_kwargs)
+            finally:
+                self._bad_record_dir = None
+            bad_records = {split: {"skipped": Counter(), "repaired": Counter()} for split in self.info.splits}
+            for path in Path(bad_record_dir).glob("*.json"):
+                counts = json.loads(path.read_text())
+                for kind in ("skipped", "repaired"):
+                    bad_records[counts["split"]][kind].update(counts[kind])
+        self.info.bad_records = {
+            split: {kind: dict(sorted(counter.items())) for kind, counter in kinds.items()}
+            for split, kinds in bad_records.items()
+        }
+        for split, kinds in self.info.bad_records.items():
+            kept = self.info.splits[split].num_examples
+            message = (
+                f"{self.dataset_name}/{self.config.name} {split}: {kept} records kept, "
+                f"skipped {kinds['skipped'] or 'none'}, repaired {kinds['repaired'] or 'none'}"
+            )
+            (logger.warning if kinds["skipped"] else logger.info)(message)
+
+
+__all__ = [
+    "ECGBuilder",
+    "ECGBuilderConfig",
+    "ECGDatasetInfo",
+    "contiguous_shards",
+    "ecg_features",
+    "label_columns",
+    "label_features",
+    "label_names",
+]
