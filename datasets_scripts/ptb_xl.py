@@ -50,7 +50,10 @@ class PTBXL(MERLTaskBuilder):
     def _split_records(self, data_dir, frame):
         database_path = require_file(data_dir / "ptbxl_database.csv", "PTB-XL's database table")
         database = pd.read_csv(
-            database_path, usecols=lambda column: column in DATABASE_COLUMNS, encoding_errors="replace"
+            database_path,
+            usecols=lambda column: column in DATABASE_COLUMNS,
+            dtype={"report": "string"},
+            encoding_errors="replace",
         )
         require_columns(database, DATABASE_COLUMNS, database_path)
         reports = dict(zip(database["ecg_id"], database["report"].fillna("")))

@@ -4,6 +4,7 @@ from transformers import (
     AutoConfig,
     AutoFeatureExtractor,
     AutoModel,
+    AutoModelForAudioClassification,
     AutoModelForPreTraining,
     AutoProcessor,
 )
@@ -26,6 +27,9 @@ from .text_normalization import join_statements, normalize_report
 AutoConfig.register("dbeta", DBetaConfig, exist_ok=True)
 AutoModel.register(DBetaConfig, DBetaModel, exist_ok=True)
 AutoModelForPreTraining.register(DBetaConfig, DBetaForPreTraining, exist_ok=True)
+# transformers has no Auto class for time-series classification; ECG classifiers, like wav2vec 2.0's audio ones,
+# classify a raw signal, so they are listed with those.
+AutoModelForAudioClassification.register(DBetaConfig, DBetaForECGClassification, exist_ok=True)
 AutoFeatureExtractor.register(DBetaConfig, DBetaFeatureExtractor, exist_ok=True)
 AutoProcessor.register(DBetaConfig, DBetaProcessor, exist_ok=True)
 
@@ -33,6 +37,7 @@ AutoProcessor.register(DBetaConfig, DBetaProcessor, exist_ok=True)
 DBetaConfig.register_for_auto_class()
 DBetaModel.register_for_auto_class("AutoModel")
 DBetaForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+DBetaForECGClassification.register_for_auto_class("AutoModelForAudioClassification")
 DBetaFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 DBetaProcessor.register_for_auto_class("AutoProcessor")
 

@@ -547,6 +547,8 @@ class DBetaPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     # Our losses are batch means, not sums to be divided by a token count: Trainer scales them for accumulation.
     accepts_loss_kwargs = False
+    # What `AutoModel` loads from a checkpoint of this class (see `save_pretrained`).
+    auto_base_model = "DBetaModel"
 
     def _init_weights(self, module):
         super()._init_weights(module)
@@ -569,9 +571,10 @@ class DBetaPreTrainedModel(PreTrainedModel):
             init.constant_(module.logit_bias, self.config.logit_bias_init_value)
 
     def save_pretrained(self, save_directory, *args, **kwargs):
-        # Whatever head was saved, the checkpoint also loads as the base model through `AutoModel`.
+        # Whatever head was saved, the checkpoint also loads as its base model through `AutoModel`; entries of the
+        # checkpoint this model came from (e.g. a pretraining head's) would no longer be true, so start afresh.
         if self._auto_class is not None:
-            self.config.auto_map = {"AutoModel": "modeling_dbeta.DBetaModel", **(getattr(self.config, "auto_map", None) or {})}
+            self.config.auto_map = {"AutoModel": f"modeling_dbeta.{self.auto_base_model}"}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
@@ -600,6 +603,7 @@ class DBetaECGModel(DBetaPreTrainedModel):
     """
 
     input_modalities = ("ecg",)
+    auto_base_model = "DBetaECGModel"
     _keys_to_ignore_on_load_unexpected = [r"text_", r"fusion", r"fused_", r"modality_type", r"mlm_head", r"mem_decoder", r"etm_head", r"logit_"]
 
     def __init__(self, config: DBetaConfig):
@@ -836,6 +840,7 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
     """
 
     input_modalities = ("ecg",)
+    auto_base_model = "DBetaECGModel"
     _keys_to_ignore_on_load_unexpected = DBetaECGModel._keys_to_ignore_on_load_unexpected
 
     def __init__(self, config: DBetaConfig):

@@ -17,9 +17,16 @@ def normalize_report(text: str) -> str:
 
 
 def join_statements(statements) -> str:
-    """Join a record's machine statements (e.g. MIMIC's report_0..report_17) in order, skipping empty ones."""
-    parts = [str(s).strip() for s in statements if s is not None and str(s).strip() and str(s).strip().lower() != "nan"]
-    return ". ".join(part.rstrip(".") for part in parts)
+    """
+    Join a record's machine statements (e.g. MIMIC's report_0..report_17) in order; empty ones, and the decoration
+    framing any one of them ("*** ... ***"), are dropped.
+    """
+    parts = []
+    for statement in statements:
+        text = EDGE_DECORATION.sub("", "" if statement is None else str(statement))
+        if text and text.lower() != "nan":
+            parts.append(text.rstrip("."))
+    return ". ".join(parts)
 
 
 __all__ = ["normalize_report", "join_statements"]
