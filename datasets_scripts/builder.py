@@ -22,6 +22,7 @@ import numpy as np
 from datasets.builder import Key
 
 from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
+from modeling_dbeta.ecg_storage import quantize_ecg
 
 from .recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recording, prepare_recording
 
@@ -40,10 +41,19 @@ class ECGBuilderConfig(datasets.BuilderConfig):
             `split_dataset_by_node` give each rank whole shards instead of reading every record and skipping.
         max_gap_seconds (`float`, defaults to 0.5): longest NaN / inf run that is interpolated; a lead with a longer
             run is zeroed and flagged absent in `lead_mask`.
+        storage (`"float32"` or `"int16"`): how the prepared form stores `ecg`. `"int16"` halves the size (MIMIC-IV-ECG:
+            ~95 GB instead of ~190 GB) with a per-lead `ecg_scale` column; `modeling_dbeta.dequantize_ecg(ecg,
+            ecg_scale)` (used by the collator and the evaluation) gives float32 mV back.
     """
 
     num_shards: int = 1024
     max_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS
+    storage: str = "float32"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.storage not in ("float32", "int16"):
+            raise ValueError(f"`storage` must be 'float32' or 'int16', got {self.storage!r}.")
 
 
 @dataclass
@@ -53,14 +63,20 @@ class ECGDatasetInfo(datasets.DatasetInfo):
     bad_records: dict = field(default_factory=dict)
 
 
-def ecg_features(**columns) -> datasets.Features:
-    """The columns every ECG data set has (`ecg`, `lead_mask`) followed by the source's own."""
-    return datasets.Features(
-        {
-            "ecg": datasets.Array2D(ECG_SHAPE, "float32"),
-            "lead_mask": datasets.List(datasets.Value("bool"), length=len(STANDARD_LEADS)),
-            **columns,
+def ecg_features(storage: str = "float32", **columns) -> datasets.Features:
+    """
+    The columns every ECG data set has (`ecg`, `lead_mask`; for int16 storage `ecg` is flat and `ecg_scale` gives
+    the per-lead step, see `modeling_dbeta.ecg_storage`) and the source's own.
+    """
+    if storage == "int16":
+        ecg = {
+            "ecg": datasets.List(datasets.Value("int16"), length=ECG_SHAPE[0] * ECG_SHAPE[1]),
+            "ecg_scale": datasets.List(datasets.Value("float32"), length=len(STANDARD_LEADS)),
         }
+    else:
+        ecg = {"ecg": datasets.Array2D(ECG_SHAPE, storage)}
+    return datasets.Features(
+        {**ecg, "lead_mask": datasets.List(datasets.Value("bool"), length=len(STANDARD_LEADS)), **columns}
     )
 
 
@@ -142,6 +158,9 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
 
     def _prepare(self, recording: Recording, repairs: list[str]) -> dict:
         ecg, lead_mask = prepare_recording(recording, self.feature_extractor, repairs, self.config.max_gap_seconds)
+        if self.config.storage == "int16":
+            values, scale = quantize_ecg(ecg)
+            return {"ecg": values, "ecg_scale": scale, "lead_mask": lead_mask}
         return {"ecg": ecg, "lead_mask": lead_mask}
 
     def _split_generators(self, dl_manager):

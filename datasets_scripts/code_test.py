@@ -69,7 +69,9 @@ class CODETest(ECGBuilder):
             license="Creative Commons Attribution 4.0",
             citation="Ribeiro et al., Automatic diagnosis of the 12-lead ECG using a deep neural network, "
             "Nat Commun 2020.",
-            features=ecg_features(**label_features(CLASS_NAMES), exam_index=datasets.Value("int32")),
+            features=ecg_features(
+                self.config.storage, **label_features(CLASS_NAMES), exam_index=datasets.Value("int32")
+            ),
         )
 
     def _records_by_split(self):

@@ -12,6 +12,7 @@ from .csn import ChapmanShaoxingNingbo
 from .mimic_iv_ecg import MimicIVECG
 from .physionet2021 import PhysioNet2021
 from .ptb_xl import PTBXL
+from .synthetic import SyntheticECG
 
 
 # Name -> builder. A new source is one entry here.
@@ -22,6 +23,7 @@ ECG_BUILDERS: dict[str, type[datasets.DatasetBuilder]] = {
     "csn": ChapmanShaoxingNingbo,
     "code-test": CODETest,
     "physionet2021": PhysioNet2021,
+    "synthetic": SyntheticECG,
 }
 
 
@@ -41,7 +43,7 @@ def load_ecg_dataset(
 
     Args:
         path (`str`): a key of `ECG_BUILDERS` (`"mimic-iv-ecg"`, `"ptb-xl"`, `"cpsc2018"`, `"csn"`, `"code-test"`,
-            `"physionet2021"`).
+            `"physionet2021"`, `"synthetic"`).
         name (`str`, *optional*): the config, e.g. `"super_class"` for PTB-XL.
         data_dir: the directory holding the raw data set (layouts in docs/DATA.md).
         split (`str`, *optional*): `"train"`, `"validation"`, `"test"`; all splits when `None`.

@@ -44,7 +44,9 @@ class MERLTaskBuilder(ECGBuilder):
             homepage=self.HOMEPAGE,
             license=self.LICENSE,
             citation=self.CITATION,
-            features=ecg_features(**label_features(self.class_names), **self._extra_features()),
+            features=ecg_features(
+                self.config.storage, **label_features(self.class_names), **self._extra_features()
+            ),
         )
 
     def _records_by_split(self):

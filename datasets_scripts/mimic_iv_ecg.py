@@ -56,6 +56,7 @@ class MimicIVECG(ECGBuilder):
             homepage="https://physionet.org/content/mimic-iv-ecg/1.0/",
             license="Open Data Commons Open Database License v1.0",
             features=ecg_features(
+                self.config.storage,
                 report=datasets.Value("string"),
                 subject_id=datasets.Value("int64"),
                 study_id=datasets.Value("int64"),

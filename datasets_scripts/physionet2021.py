@@ -97,7 +97,10 @@ class PhysioNet2021(ECGBuilder):
             citation="Reyna et al., Will Two Do? Varying Dimensions in Electrocardiography: the PhysioNet/Computing "
             "in Cardiology Challenge 2021, CinC 2021.",
             features=ecg_features(
-                **label_features(CLASS_NAMES), record_id=datasets.Value("string"), source=datasets.Value("string")
+                self.config.storage,
+                **label_features(CLASS_NAMES),
+                record_id=datasets.Value("string"),
+                source=datasets.Value("string"),
             ),
         )
 

@@ -10,6 +10,7 @@ from transformers import (
 )
 
 from .configuration_dbeta import DBetaConfig
+from .ecg_storage import dequantize_ecg, quantize_ecg
 from .feature_extraction_dbeta import STANDARD_LEADS, DBetaFeatureExtractor, canonical_lead_name, lead_indices
 from .modeling_dbeta import (
     DBetaECGModel,
@@ -55,8 +56,10 @@ __all__ = [
     "STANDARD_LEADS",
     "apply_lead_mask",
     "canonical_lead_name",
+    "dequantize_ecg",
     "join_statements",
     "lead_indices",
     "lead_mask_from_names",
     "normalize_report",
+    "quantize_ecg",
 ]

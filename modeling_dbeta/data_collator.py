@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
+from .ecg_storage import dequantize_ecg
 from .n3s import N3SIndex
 
 
@@ -29,7 +30,8 @@ def random_lead_mask(batch_size: int, num_leads: int, probability: float) -> tor
 @dataclass
 class DataCollatorForDBetaPretraining:
     r"""
-    Builds a pretraining batch from examples with an `ecg` array (12, samples) and a normalised `report`:
+    Builds a pretraining batch from examples with an `ecg` array (12, samples; float, or int16 with its
+    `ecg_scale`) and a normalised `report`:
 
     1. training only: every lead is zeroed with `lead_mask_probability` (the paper's random lead masking);
     2. a random `negative_fraction` of the pairs gets a negative report (`is_aligned` = 0): one of its N3S
@@ -91,7 +93,7 @@ class DataCollatorForDBetaPretraining:
             return self.collate(examples)
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ecg = torch.from_numpy(np.stack([np.asarray(example["ecg"], dtype=np.float32) for example in examples]))
+        ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
 

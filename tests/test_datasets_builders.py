@@ -13,6 +13,7 @@ from datasets_scripts.code_test import strip_zero_padding
 from datasets_scripts.physionet2021 import CLASS_NAMES as PHYSIONET_CLASSES
 from datasets_scripts.splits import read_merl_split
 from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
+from modeling_dbeta.ecg_storage import dequantize_ecg
 from tests.ecg_fixtures import (
     MIMIC_LEADS,
     code_test_tracing,
@@ -186,6 +187,22 @@ def test_streaming_matches_prepared(mimic, mimic_dir):
             np.testing.assert_array_equal(row["ecg"], prepared[study_id]["ecg"])
             assert row["report"] == prepared[study_id]["report"]
             assert list(row["lead_mask"]) == list(prepared[study_id]["lead_mask"])
+
+
+def test_int16_storage_is_half_the_size_and_decodes_to_the_float32_values(mimic, mimic_dir, tmp_path):
+    compact = load_ecg_dataset(
+        "mimic-iv-ecg", data_dir=mimic_dir, cache_dir=str(tmp_path), storage="int16", **MIMIC_OPTIONS
+    )
+    assert compact["train"].features["ecg"].feature.dtype == "int16" and "ecg_scale" in compact["train"].features
+    reference = {row["study_id"]: row["ecg"] for row in mimic["train"].with_format("numpy")}
+    for row in compact["train"].with_format("numpy"):
+        decoded = dequantize_ecg(row["ecg"], row["ecg_scale"])
+        step = row["ecg_scale"][:, None]
+        assert decoded.dtype == np.float32
+        assert (np.abs(decoded - reference[row["study_id"]]) <= 0.5 * step + 1e-7).all()
+    assert compact["train"].data.nbytes < 0.6 * mimic["train"].data.nbytes
+    with pytest.raises(ValueError, match="storage"):
+        load_ecg_dataset("mimic-iv-ecg", data_dir=mimic_dir, storage="float16", **MIMIC_OPTIONS)
 
 
 def test_streaming_shards_split_the_records_across_ranks_and_workers(mimic_dir):
@@ -428,3 +445,21 @@ def test_missing_inputs_raise_clear_errors(tmp_path, mimic_dir):
         load_ecg_dataset("mimic-iv-ecg", data_dir=broken, streaming=True)
     with pytest.raises(FileNotFoundError, match=r"Source\(s\) \['georgia'\] not found"):
         load_ecg_dataset("physionet2021", data_dir=tmp_path, sources=["georgia"], streaming=True)
+
+
+# ---------------------------------------------------------------- the synthetic corpus of the offline demo
+
+
+def test_synthetic_corpus_builds_with_patient_level_splits(tmp_path):
+    from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS
+
+    corpus = load_ecg_dataset("synthetic", cache_dir=str(tmp_path), num_records=40, seed=3)
+    assert set(corpus) == {"train", "validation", "test"} and sum(len(split) for split in corpus.values()) == 40
+    subjects = {name: set(split["subject_id"]) for name, split in corpus.items()}
+    assert not subjects["train"] & subjects["test"] and not subjects["train"] & subjects["validation"]
+    assert label_names(corpus["train"].features) == list(SYNTHETIC_LABELS)
+    row = corpus["train"].with_format("numpy")[0]
+    assert row["ecg"].shape == (12, 5000) and row["lead_mask"].all()
+    assert row["report"] == row["report"].lower() and row["labels"].sum() >= 1
+    again = load_ecg_dataset("synthetic", cache_dir=str(tmp_path / "again"), num_records=40, seed=3, split="train")
+    np.testing.assert_array_equal(again.with_format("numpy")[0]["ecg"], row["ecg"])

@@ -1,0 +1,39 @@
+# Copyright 2026 The D-BETA reimplementation authors.
+# Licensed under the Apache License, Version 2.0.
+"""
+Compact storage of prepared ECGs: int16 samples with one scale (mV per step) per lead, half the bytes of float32.
+The samples are stored flat (lead after lead): `datasets` reads a fixed-length int16 list about twice as fast as an
+int16 `Array2D`.
+
+Each lead is scaled to the full int16 range, so the rounding error is at most half a step: 1/65534 of the lead's
+peak-to-peak span (0.08 uV for a 5 mV lead), far below the 1-5 uV resolution of clinical recorders.
+"""
+
+import numpy as np
+
+
+INT16_MAX = np.iinfo(np.int16).max
+
+
+def quantize_ecg(ecg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(leads, samples) float -> (flat int16 values, (leads,) float32 scale) with `values * scale` ~= `ecg`."""
+    peak = np.abs(ecg).max(axis=-1)
+    scale = np.where(peak > 0, peak / INT16_MAX, 1.0).astype(np.float32)
+    values = np.clip(np.rint(ecg / scale[:, None]), -INT16_MAX, INT16_MAX).astype(np.int16)
+    return values.reshape(-1), scale
+
+
+def dequantize_ecg(values, scale=None) -> np.ndarray:
+    """
+    float32 (..., leads, samples) from stored values: flat int16 with their per-lead `scale` ((..., leads)), or float
+    (..., leads, samples) values as they are.
+    """
+    values = np.asarray(values)
+    if scale is None:
+        return values.astype(np.float32, copy=False)
+    scale = np.asarray(scale, dtype=np.float32)
+    leads = values.reshape(*values.shape[:-1], scale.shape[-1], -1)
+    return leads.astype(np.float32) * scale[..., :, None]
+
+
+__all__ = ["dequantize_ecg", "quantize_ecg"]
