@@ -108,9 +108,21 @@ def resolve_encoder(name: str) -> str:
 
 
 def parse_overrides(text: str | None) -> dict:
-    """'a=1,b=x,c=true' -> {'a': 1, 'b': 'x', 'c': True}, values read as JSON when they are JSON."""
+    """
+    'a=1,b=x,c=[[16,2,2]]' -> {'a': 1, 'b': 'x', 'c': [[16, 2, 2]]}: values are read as JSON when they are JSON, and
+    commas inside brackets belong to the value.
+    """
+    items, depth, current = [], 0, ""
+    for character in text or "":
+        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(character, 0)
+        if character == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += character
+    items.append(current)
     overrides = {}
-    for item in filter(None, (text or "").split(",")):
+    for item in filter(str.strip, items):
         key, separator, value = item.partition("=")
         if not separator:
             raise ValueError(f"Override {item!r} is not of the form field=value.")

@@ -1,0 +1,95 @@
+"""train/pretrain.py end to end: one process, and two processes (torchrun, gloo) whose ETS loss is the one-process loss."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoConfig, T5EncoderModel
+
+from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
+
+
+REPO = Path(__file__).resolve().parents[1]
+PRETRAIN = REPO / "train" / "pretrain.py"
+TINY_MODEL = (
+    "conv_layers=[[16,2,2],[16,2,2],[16,2,2],[16,2,2]],hidden_size=32,num_hidden_layers=1,num_attention_heads=4,"
+    "intermediate_size=64,num_conv_pos_embeddings=16,num_conv_pos_embedding_groups=4,fusion_hidden_size=32,"
+    "fusion_num_hidden_layers=1,fusion_num_attention_heads=4,fusion_intermediate_size=64,mem_decoder_hidden_size=16,"
+    "mem_decoder_num_hidden_layers=1,mem_decoder_num_attention_heads=2,mem_decoder_intermediate_size=32,"
+    "mem_decoder_fusion_layer=1"
+)
+# No randomness left in the ETS loss: no dropout, no ECG token masking (so no MEM), no MLM masking, no negatives;
+# and pooled features wide enough that the loss depends on which texts each ECG is scored against.
+DETERMINISTIC = (
+    ",fusion_hidden_size=256,fusion_intermediate_size=256,initializer_range=0.5"
+    ",hidden_dropout=0.0,attention_dropout=0.0,feat_proj_dropout=0.0,fusion_hidden_dropout=0.0,"
+    "fusion_attention_dropout=0.0,ecg_mask_ratio=0.0,mem_loss_weight=0.0,mlm_loss_weight=0.0"
+)
+
+
+@pytest.fixture(scope="module")
+def text_encoder(tmp_path_factory):
+    """A tiny T5 encoder without dropout, saved with its tokenizer like a Hub checkpoint."""
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    T5EncoderModel(AutoConfig.for_model(**{**TINY_T5, "dropout_rate": 0.0})).save_pretrained(folder)
+    tiny_t5_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def pretrain_args(output_dir, text_encoder, *extra):
+    return [
+        "--dataset", "synthetic", "--text_encoder", str(text_encoder), "--n3s_encoder", str(text_encoder),
+        "--output_dir", str(output_dir), "--use_cpu", "--report_to", "none", "--seed", "0",
+        "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true", *extra,
+    ]
+
+
+def run(command, tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
+           "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def first_step_logs(output_dir):
+    state = json.loads((Path(output_dir) / "trainer_state.json").read_text())
+    return next(entry for entry in state["log_history"] if entry.get("step") == 1 and "loss" in entry)
+
+
+def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
+    out = tmp_path / "single"
+    run([sys.executable, str(PRETRAIN), *pretrain_args(
+        out, text_encoder, "--dataset_kwargs", "num_records=24,seed=1", "--config_overrides", TINY_MODEL,
+        "--per_device_train_batch_size", "4", "--max_steps", "3", "--max_eval_samples", "4", "--max_text_length", "32",
+    )], tmp_path)
+    logs = first_step_logs(out)
+    for name in ("mlm_loss", "mem_loss", "etm_loss", "ets_loss", "etm_accuracy"):
+        assert name in logs
+    from modeling_dbeta import DBetaForPreTraining, DBetaProcessor
+
+    assert DBetaForPreTraining.from_pretrained(out).config.num_hidden_layers == 1
+    assert DBetaProcessor.from_pretrained(out).tokenizer.mask_token == "<extra_id_0>"
+    assert (out / "n3s" / "candidates.safetensors").is_file()
+    assert (out / "eval_results.json").is_file()
+
+
+def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encoder):
+    common = [
+        "--dataset_kwargs", "num_records=8,seed=2,validation_fraction=0.0,test_fraction=0.0",
+        "--config_overrides", TINY_MODEL + DETERMINISTIC, "--eval_split", "", "--use_n3s", "false",
+        "--negative_fraction", "0.0", "--lead_mask_probability", "0.0", "--learning_rate", "0.0", "--max_steps", "1",
+    ]
+    run([sys.executable, str(PRETRAIN), *pretrain_args(tmp_path / "one", text_encoder, *common,
+                                                       "--per_device_train_batch_size", "8")], tmp_path)
+    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+         str(PRETRAIN), *pretrain_args(tmp_path / "two", text_encoder, *common, "--per_device_train_batch_size", "4")],
+        tmp_path)
+    one, two = first_step_logs(tmp_path / "one"), first_step_logs(tmp_path / "two")
+    assert abs(one["ets_loss"] - 0.6931) > 0.05, "the logits are ~0: the comparison would not tell 4 from 8 texts"
+    # Two ranks of 4 cover the same 8 pairs as one process of 8; each rank scores its ECGs against all 8 texts.
+    assert two["ets_loss"] == pytest.approx(one["ets_loss"], abs=2e-4)
+    assert two["loss"] == pytest.approx(one["loss"], abs=2e-4)
