@@ -10,6 +10,7 @@ peak-to-peak span (0.08 uV for a 5 mV lead), far below the 1-5 uV resolution of 
 """
 
 import numpy as np
+import torch
 
 
 INT16_MAX = np.iinfo(np.int16).max
@@ -23,17 +24,22 @@ def quantize_ecg(ecg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.reshape(-1), scale
 
 
-def dequantize_ecg(values, scale=None) -> np.ndarray:
+def dequantize_ecg(values, scale=None):
     """
     float32 (..., leads, samples) from stored values: flat int16 with their per-lead `scale` ((..., leads)), or float
-    (..., leads, samples) values as they are.
+    (..., leads, samples) values as they are. Torch tensors in, torch tensors out; anything else gives numpy.
     """
+    if isinstance(values, torch.Tensor):
+        values = values.float()
+        if scale is None:
+            return values
+        scale = torch.as_tensor(scale, dtype=torch.float32, device=values.device)
+        return values.reshape(*values.shape[:-1], scale.shape[-1], -1) * scale.unsqueeze(-1)
     values = np.asarray(values)
     if scale is None:
         return values.astype(np.float32, copy=False)
     scale = np.asarray(scale, dtype=np.float32)
-    leads = values.reshape(*values.shape[:-1], scale.shape[-1], -1)
-    return leads.astype(np.float32) * scale[..., :, None]
+    return values.reshape(*values.shape[:-1], scale.shape[-1], -1).astype(np.float32) * scale[..., :, None]
 
 
 __all__ = ["dequantize_ecg", "quantize_ecg"]

@@ -613,6 +613,10 @@ class DBetaECGModel(DBetaPreTrainedModel):
         self.ecg_pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.use_ecg_class_token)
         self.post_init()
 
+    def get_ecg_features(self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The unimodal pooled ECG features, as [`DBetaModel.get_ecg_features`] gives them."""
+        return self(ecg_values, lead_mask=lead_mask).pooler_output
+
     def forward(
         self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, output_hidden_states: bool | None = None, **kwargs
     ) -> BaseModelOutputWithPooling:
@@ -628,6 +632,9 @@ class DBetaECGModel(DBetaPreTrainedModel):
 
 
 class DBetaModel(DBetaPreTrainedModel):
+    # Loaded from a pretraining checkpoint, the heads' weights are expected leftovers.
+    _keys_to_ignore_on_load_unexpected = [r"mlm_head", r"mem_decoder", r"etm_head", r"logit_"]
+
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
         self.ecg_model = DBetaECGTransformer(config)

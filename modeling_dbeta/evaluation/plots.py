@@ -1,0 +1,42 @@
+# Copyright 2026 The D-BETA reimplementation authors.
+# Licensed under the Apache License, Version 2.0.
+"""
+ROC curves as PNG. Drawn on a bare `matplotlib.figure.Figure` (Agg canvas), so nothing depends on a display or on
+pyplot's global state.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import auc, roc_curve
+
+
+def plot_roc_curves(
+    references, prediction_scores, label_names: Sequence[str], path: str | Path, title: str | None = None
+) -> Path:
+    """
+    One ROC curve per class, labelled with its AUROC, in a single PNG. Classes whose references hold a single value
+    have no curve and are left out, as from the macro AUROC.
+    """
+    references, prediction_scores = np.asarray(references), np.asarray(prediction_scores)
+    figure = Figure(figsize=(7.5, 6.5), layout="constrained")
+    axes = figure.subplots()
+    for index, name in enumerate(label_names):
+        labels = references[:, index]
+        if labels.min() == labels.max():
+            continue
+        false_positive_rate, true_positive_rate, _ = roc_curve(labels, prediction_scores[:, index])
+        area = auc(false_positive_rate, true_positive_rate)
+        axes.plot(false_positive_rate, true_positive_rate, linewidth=1.2, label=f"{name} ({area:.3f})")
+    axes.plot([0, 1], [0, 1], linestyle="--", linewidth=0.8, color="grey")
+    axes.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate", ylabel="True positive rate", title=title)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(title="Class (AUROC)", fontsize="small", loc="lower right", ncols=1 + len(label_names) // 20)
+    path = Path(path)
+    figure.savefig(path, dpi=150)
+    return path
+
+
+__all__ = ["plot_roc_curves"]
