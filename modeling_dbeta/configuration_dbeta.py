@@ -88,6 +88,9 @@ class DBetaConfig(PreTrainedConfig):
 
     text_config (`dict` or `PreTrainedConfig`): config of the text encoder, any Hugging Face encoder (T5, BERT, ...).
         Defaults to the encoder of `google/flan-t5-base`.
+    text_pooling (`"first"` or `"mean"`, defaults to `"first"`): what the unimodal text pooler summarises: the first
+        token (the paper) or the mean of the real tokens, which suits encoders trained to be mean-pooled
+        (sentence-transformers models such as all-MiniLM-L6-v2).
     initializer_range (`float`, defaults to 0.02): std of the normal initialisation of linear layers.
     classifier_leads (`list[str]`, *optional*): for ECG classification, the leads the classifier sees (others are
         zeroed, as in the paper's lead-subset experiments); `None` = all leads.
@@ -99,6 +102,7 @@ class DBetaConfig(PreTrainedConfig):
     }
 
     text_config: dict | PreTrainedConfig | None = None
+    text_pooling: Literal["first", "mean"] = "first"
 
     num_leads: int = 12
     sampling_rate: int = 500

@@ -28,8 +28,8 @@ DEFAULT_TRAINING_DATA = (
     "order)."
 )
 
-# Checkpoints that hold both towers, so the card's zero-shot example applies and `trust_remote_code` loads them
-# through `auto_map`. `DBetaForECGClassification` is registered with no Auto class, so it cannot be published yet.
+# Checkpoints that hold both towers, which the card's loading and zero-shot examples are written for. A fine-tuned
+# `DBetaForECGClassification` loads through `AutoModelForAudioClassification` but would need a card of its own.
 PUBLISHABLE_ARCHITECTURES = ("DBetaModel", "DBetaForPreTraining")
 
 # Top-level files a model repository needs: config and processor JSON, safetensors weights, the code files named in
@@ -142,7 +142,7 @@ def check_model_folder(model_dir: str | Path) -> dict:
     if not set(architectures) <= set(PUBLISHABLE_ARCHITECTURES) or not architectures:
         raise ValueError(
             f"{config_file} holds a {architectures} checkpoint; only {list(PUBLISHABLE_ARCHITECTURES)} can be "
-            "published (fine-tuned classifiers have no Auto class, so `trust_remote_code` could not load them)."
+            "published with this card (it shows both towers; fine-tuned classifiers are not covered yet)."
         )
     auto_map = config.get("auto_map", {})
     if not {"AutoConfig", "AutoModel"} <= set(auto_map):

@@ -83,12 +83,15 @@ def ecg_text_sigmoid_loss(
     negative (-1); a diagonal pair is +1 when matched and -1 when its report was replaced by an N3S negative.
 
     Without `logit_scale` the logits are plain dot products and each ECG's row is averaged over texts (the authors'
-    form, a mean over all B x B pairs); with it the logits are `x @ t.T * exp(scale) + bias` and rows are summed
-    (SigLIP). Each rank returns the mean over its own rows, so the average over ranks, which DDP's gradient
-    averaging optimises, is the loss of the concatenated batch.
+    form, a mean over all B x B pairs); with it, SigLIP's form: cosine similarities (both sides L2-normalised) times
+    `exp(scale)` plus `bias`, rows summed. Each rank returns the mean over its own rows, so the average over ranks,
+    which DDP's gradient averaging optimises, is the loss of the concatenated batch.
     """
+    ecg_embeds, text_embeds = ecg_embeds.float(), text_embeds.float()
+    if logit_scale is not None:
+        ecg_embeds, text_embeds = F.normalize(ecg_embeds, dim=-1), F.normalize(text_embeds, dim=-1)
     all_text_embeds, offset = gather_with_grad(text_embeds)
-    logits = ecg_embeds.float() @ all_text_embeds.float().T
+    logits = ecg_embeds @ all_text_embeds.T
     if logit_scale is not None:
         logits = logits * logit_scale.exp() + logit_bias
     rows = torch.arange(ecg_embeds.shape[0], device=logits.device)

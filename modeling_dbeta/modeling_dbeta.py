@@ -443,7 +443,7 @@ class DBetaCoAttentionFusion(nn.Module):
 
 
 class DBetaPooler(nn.Module):
-    """Dense + tanh on the first token (or on the token mean, for an ECG encoder without class token)."""
+    """Dense + tanh on the first token, or on the mean of the (unpadded) tokens."""
 
     def __init__(self, hidden_size: int, use_first_token: bool = True):
         super().__init__()
@@ -451,8 +451,14 @@ class DBetaPooler(nn.Module):
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.activation = nn.Tanh()
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        summary = hidden_states[:, 0] if self.use_first_token else hidden_states.mean(dim=1)
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.use_first_token:
+            summary = hidden_states[:, 0]
+        elif attention_mask is None:
+            summary = hidden_states.mean(dim=1)
+        else:
+            weights = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+            summary = (hidden_states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1)
         return self.activation(self.dense(summary))
 
 
@@ -563,7 +569,7 @@ class DBetaPreTrainedModel(PreTrainedModel):
             init.copy_(conv.parametrizations.weight.original0, torch.norm_except_dim(direction, 2, dim=2))
             init.zeros_(module.conv.bias)
         elif isinstance(module, DBetaECGEmbeddings) and module.class_embedding is not None:
-            init.uniform_(module.class_embedding)
+            init.normal_(module.class_embedding, std=self.config.initializer_range)
         elif isinstance(module, DBetaMEMDecoder):
             init.normal_(module.mask_token, std=self.config.initializer_range)
         elif isinstance(module, DBetaForPreTraining) and module.logit_scale is not None:
@@ -644,7 +650,7 @@ class DBetaModel(DBetaPreTrainedModel):
         encoder_class = text_encoder_class(config.text_config)
         self.text_model = encoder_class._from_config(config.text_config, **text_encoder_kwargs(encoder_class))
         self.text_projection = nn.Linear(config.text_config.hidden_size, config.fusion_hidden_size)
-        self.text_pooler = DBetaPooler(config.fusion_hidden_size)
+        self.text_pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.text_pooling == "first")
 
         self.modality_type_embeddings = nn.Embedding(2, config.fusion_hidden_size)
         self.fusion = DBetaCoAttentionFusion(config)
@@ -680,7 +686,7 @@ class DBetaModel(DBetaPreTrainedModel):
 
     def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         r"""Returns the unimodal pooled text features, shape `(batch_size, fusion_hidden_size)`."""
-        return self.text_pooler(self._encode_text(input_ids, attention_mask))
+        return self.text_pooler(self._encode_text(input_ids, attention_mask), attention_mask)
 
     def forward(
         self,
@@ -709,7 +715,7 @@ class DBetaModel(DBetaPreTrainedModel):
         ecg_states = ecg_output.last_hidden_state
         text_states = self._encode_text(input_ids, attention_mask)
         ecg_embeds = self.ecg_pooler(ecg_states)
-        text_embeds = self.text_pooler(text_states)
+        text_embeds = self.text_pooler(text_states, attention_mask)
 
         text_type = self.modality_type_embeddings.weight[0].to(text_states.dtype)
         ecg_type = self.modality_type_embeddings.weight[1].to(ecg_states.dtype)

@@ -1,7 +1,13 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 # Hub calls retry for tens of seconds before failing offline; nothing here may reach the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Builders write lock files in the datasets cache even when given a cache_dir: keep them out of the user's cache.
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="dbeta-tests-datasets-")
+atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True)
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

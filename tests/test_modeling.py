@@ -147,6 +147,20 @@ def test_text_padding_is_masked_everywhere(config, tokenizer):
     assert not torch.allclose(a.multimodal_embeds, unmasked.multimodal_embeds, atol=1e-4)
 
 
+def test_mean_text_pooling_ignores_padding(tokenizer):
+    model = DBetaModel(tiny_config(text_pooling="mean")).eval()
+    short = tokenizer(["sinus rhythm"], return_tensors="pt")
+    padded = tokenizer(["sinus rhythm"], padding="max_length", max_length=12, return_tensors="pt")
+    with torch.no_grad():
+        a = model.get_text_features(short.input_ids, short.attention_mask)
+        b = model.get_text_features(padded.input_ids, padded.attention_mask)
+        first = DBetaModel(tiny_config()).eval()
+        first.load_state_dict(model.state_dict())
+        c = first.get_text_features(short.input_ids, short.attention_mask)
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(a, c, atol=1e-4)  # the pooling really changed
+
+
 def test_bert_family_text_encoder(batch):
     bert = {"model_type": "bert", "vocab_size": 128, "hidden_size": 24, "num_hidden_layers": 1,
             "num_attention_heads": 2, "intermediate_size": 48}

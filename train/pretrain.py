@@ -16,11 +16,13 @@ model, saved with the checkpoint.
 
 import json
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import torch
 import transformers
 from datasets.distributed import split_dataset_by_node
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
@@ -28,6 +30,16 @@ from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set
 from datasets_scripts import load_ecg_dataset
 from modeling_dbeta import DBetaFeatureExtractor, DBetaForPreTraining, DBetaProcessor
 from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
+from modeling_dbeta.evaluation import (
+    EvaluationResult,
+    linear_probe,
+    load_label_descriptions,
+    results_table,
+    save_results,
+    zero_shot_classification,
+)
+from modeling_dbeta.evaluation.plots import plot_loss_curves, plot_roc_curves
+from modeling_dbeta.hub import build_model_card
 from modeling_dbeta.n3s import N3SIndex
 from modeling_dbeta.trainer import DBetaTrainer
 
@@ -91,9 +103,19 @@ class DataArguments:
 @dataclass
 class EvaluationArguments:
     run_demo_evaluation: bool = field(
-        default=False, metadata={"help": "After training: zero-shot and linear probe on the held-out split (synthetic data)."}
+        default=False,
+        metadata={"help": "After training: zero-shot and linear probe of the pretrained and the untrained model on the "
+                          "held-out split, a results table, a loss-curve PNG and a model card in output_dir."},
     )
     evaluation_split: str = "test"
+    probe_train_fractions: str = field(default="0.1,1.0", metadata={"help": "Fractions of the training split for the probe."})
+    probe_max_train_records: int | None = field(
+        default=1000, metadata={"help": "Probe on the first N training records only (keeps the demo short)."}
+    )
+    license: str = field(
+        default="apache-2.0",
+        metadata={"help": "Licence stated in the model card; mind the terms of the training data (e.g. MIMIC-IV-ECG's)."},
+    )
 
 
 def resolve_encoder(name: str) -> str:
@@ -190,12 +212,59 @@ def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
     return DBetaForPreTraining.from_text_pretrained(resolve_encoder(model_args.text_encoder), **config_kwargs)
 
 
+def class_descriptions(data_args: DataArguments) -> dict[str, str]:
+    """Zero-shot prompts: the synthetic corpus's own, or ours for a benchmark data set."""
+    if data_args.dataset == "synthetic":
+        from datasets_scripts.synthetic_ecg import SYNTHETIC_DESCRIPTIONS
+
+        return SYNTHETIC_DESCRIPTIONS
+    return load_label_descriptions(data_args.dataset, data_args.dataset_config)
+
+
+def demo_evaluation(trainer, untrained, processor, data_args, eval_args) -> list[EvaluationResult]:
+    """Zero-shot and linear probe of the pretrained model and of the same model before pretraining."""
+    splits = {
+        name: load_ecg_dataset(
+            data_args.dataset, name=data_args.dataset_config, data_dir=data_args.data_dir, split=split,
+            **parse_overrides(data_args.dataset_kwargs),
+        )
+        for name, split in (("train", data_args.train_split), ("validation", data_args.eval_split),
+                            ("test", eval_args.evaluation_split))
+    }
+    if eval_args.probe_max_train_records:
+        splits["train"] = splits["train"].select(range(min(eval_args.probe_max_train_records, len(splits["train"]))))
+    dataset_name = "/".join(filter(None, (data_args.dataset, data_args.dataset_config)))
+    fractions = [float(fraction) for fraction in eval_args.probe_train_fractions.split(",")]
+    output_dir = Path(trainer.args.output_dir)
+    results = []
+    for state, model in (("pretrained", trainer.model), ("untrained", untrained)):
+        model.eval()
+        zero_shot = zero_shot_classification(model, processor, splits["test"], class_descriptions(data_args))
+        results.append(EvaluationResult(f"zero-shot ({state})", dataset_name, "macro_auroc",
+                                        zero_shot.metrics["macro_auroc"], split=eval_args.evaluation_split))
+        plot_roc_curves(zero_shot.references, zero_shot.scores, zero_shot.label_names,
+                        output_dir / f"zero_shot_roc_{state}.png", title=f"Zero-shot ROC, {state} D-BETA")
+        for probe in linear_probe(model, splits["train"], splits["validation"], splits["test"], fractions):
+            results.append(EvaluationResult(f"linear-probe ({state})", dataset_name, "macro_auroc",
+                                            probe.test_metrics["macro_auroc"], split=eval_args.evaluation_split,
+                                            train_fraction=probe.train_fraction))
+    return results
+
+
+def use_the_cores(training_args: TrainingArguments):
+    """`accelerate launch` sets OMP_NUM_THREADS=1; on CPU, give each local process its share of the cores instead."""
+    if training_args.device.type == "cpu":
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // local_processes))
+
+
 def main(argv: list[str] | None = None):
     model_args, data_args, eval_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity(training_args.get_process_log_level())
     datasets.utils.logging.set_verbosity(training_args.get_process_log_level())
     set_seed(training_args.seed)
+    use_the_cores(training_args)
     training_args.remove_unused_columns = False  # the collator needs the raw `ecg` and `report` columns
 
     with training_args.main_process_first(desc="data set preparation"):
@@ -208,6 +277,10 @@ def main(argv: list[str] | None = None):
     n3s_index = load_n3s_index(data_args, training_args, train_dataset)
 
     model = build_model(model_args)
+    untrained = None
+    if eval_args.run_demo_evaluation:  # the same initial weights, kept aside as the baseline
+        set_seed(training_args.seed)
+        untrained = build_model(model_args)
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(model_args.model_name_or_path or model_args.text_encoder))
     config = model.config
     # A switched-off loss leaves its head without gradient: DDP must be told to expect unused parameters.
@@ -250,6 +323,21 @@ def main(argv: list[str] | None = None):
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
+
+    if trainer.is_world_process_zero():
+        output_dir = Path(training_args.output_dir)
+        plot_loss_curves(trainer.state.log_history, output_dir / "loss_curves.png", title="D-BETA pretraining")
+        results = []
+        if eval_args.run_demo_evaluation:
+            processor = DBetaProcessor.from_pretrained(output_dir)
+            results = demo_evaluation(trainer, untrained, processor, data_args, eval_args)
+            save_results(results, output_dir / "demo_results.json")
+            table = results_table(results)
+            (output_dir / "demo_results.md").write_text(table + "\n")
+            print(table)
+        training_data = f"`{data_args.dataset}` ({data_args.dataset_kwargs or 'default configuration'})"
+        card = build_model_card(output_dir, f"local/{output_dir.name}", eval_args.license, results, training_data)
+        card.save(output_dir / "README.md")
     return trainer
 
 

@@ -1,8 +1,8 @@
 # Copyright 2026 The D-BETA reimplementation authors.
 # Licensed under the Apache License, Version 2.0.
 """
-ROC curves as PNG. Drawn on a bare `matplotlib.figure.Figure` (Agg canvas), so nothing depends on a display or on
-pyplot's global state.
+ROC and training-loss curves as PNG. Drawn on a bare `matplotlib.figure.Figure` (Agg canvas), so nothing depends on
+a display or on pyplot's global state.
 """
 
 from collections.abc import Sequence
@@ -39,4 +39,33 @@ def plot_roc_curves(
     return path
 
 
-__all__ = ["plot_roc_curves"]
+
+
+
+def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str | None = None) -> Path:
+    """
+    The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from `trainer.state.log_history`,
+    in a single PNG; the ETM accuracy on a second axis.
+    """
+    entries = [entry for entry in log_history if "loss" in entry and "step" in entry]
+    figure = Figure(figsize=(8, 5), layout="constrained")
+    axes = figure.subplots()
+    for name in ("loss", "mlm_loss", "mem_loss", "etm_loss", "ets_loss"):
+        points = [(entry["step"], entry[name]) for entry in entries if name in entry]
+        if points:
+            axes.plot(*zip(*points), linewidth=1.5 if name == "loss" else 1.0, label=name)
+    axes.set(xlabel="Step", ylabel="Loss (log scale)", yscale="log", title=title)
+    accuracy = [(entry["step"], entry["etm_accuracy"]) for entry in entries if "etm_accuracy" in entry]
+    if accuracy:
+        right = axes.twinx()
+        right.plot(*zip(*accuracy), linestyle=":", color="black", label="etm_accuracy")
+        right.set(ylabel="ETM accuracy", ylim=(0, 1))
+        right.legend(loc="upper center", fontsize="small")
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(loc="upper right", fontsize="small")
+    path = Path(path)
+    figure.savefig(path, dpi=150)
+    return path
+
+
+__all__ = ["plot_loss_curves", "plot_roc_curves"]
