@@ -35,8 +35,11 @@ class RetrievalArguments:
     split: str = field(default="validation", metadata={"help": "The split of ECG-report pairs to search."})
     report_column: str = field(default="report", metadata={"help": "The column holding each ECG's report."})
     similarity: str = field(
-        default="dot",
-        metadata={"help": "`dot` (the score pretraining optimises) or `cosine`.", "choices": SIMILARITIES},
+        default="auto",
+        metadata={
+            "help": "`auto` (the score the model's ETS loss trained), `dot` (the paper) or `cosine`.",
+            "choices": SIMILARITIES,
+        },
     )
 
 

@@ -40,7 +40,11 @@ class ZeroShotArguments:
         metadata={"help": "JSON of class descriptions (`{label: text}`, or keyed by data set); ours by default."},
     )
     similarity: str = field(
-        default="dot", metadata={"help": "`dot` (the paper) or `cosine`.", "choices": SIMILARITIES}
+        default="auto",
+        metadata={
+            "help": "`auto` (the score the model's ETS loss trained), `dot` (the paper) or `cosine`.",
+            "choices": SIMILARITIES,
+        },
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from transformers import AutoConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
@@ -558,16 +559,20 @@ class DBetaPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         super()._init_weights(module)
-        if isinstance(module, DBetaConvLayer):
-            init.kaiming_normal_(module.conv.weight)
-        elif isinstance(module, DBetaPositionalConvEmbedding):
-            # wav2vec 2.0's init: N(0, sqrt(4 / (kernel * channels))); the weight-norm magnitude g = |v| leaves w = v.
-            conv = module.conv
-            std = math.sqrt(4.0 / (conv.kernel_size[0] * conv.in_channels))
-            direction = conv.parametrizations.weight.original1
+        # Convolutions are initialised as leaves: for custom-code models, transformers skips a module without
+        # parameters of its own (such as `DBetaConvLayer`), so an init written for the wrapper would never run.
+        if isinstance(module, nn.Conv1d) and parametrize.is_parametrized(module, "weight"):
+            # The positional conv, wav2vec 2.0's init: N(0, sqrt(4 / (kernel * channels))); g = |v| leaves w = v.
+            std = math.sqrt(4.0 / (module.kernel_size[0] * module.in_channels))
+            direction = module.parametrizations.weight.original1
             init.normal_(direction, mean=0.0, std=std)
-            init.copy_(conv.parametrizations.weight.original0, torch.norm_except_dim(direction, 2, dim=2))
-            init.zeros_(module.conv.bias)
+            init.copy_(module.parametrizations.weight.original0, torch.norm_except_dim(direction, 2, dim=2))
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Conv1d):
+            # The feature encoder's convolutions (He init): the signal keeps its scale through the GELU stack.
+            init.kaiming_normal_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
         elif isinstance(module, DBetaECGEmbeddings) and module.class_embedding is not None:
             init.normal_(module.class_embedding, std=self.config.initializer_range)
         elif isinstance(module, DBetaMEMDecoder):

@@ -1,6 +1,7 @@
 """Zero-shot classification: known features give the expected AUROC, lead subsets, descriptions, the command line."""
 
 import json
+from types import SimpleNamespace
 
 import datasets
 import numpy as np
@@ -9,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from datasets_scripts import load_ecg_dataset
 from evaluation import zero_shot as zero_shot_script
-from modeling_dbeta import normalize_report
-from modeling_dbeta.evaluation import zero_shot_classification
+from modeling_dbeta import DBetaConfig, normalize_report
+from modeling_dbeta.evaluation import resolve_similarity, zero_shot_classification
 from tests.evaluation_fixtures import (
     FixedFeatureModel,
     constant_leads,
@@ -88,6 +89,18 @@ def test_known_features_give_the_expected_auroc(ptb_xl, test_split, fixed_model,
     defined = [value for value in expected.values() if value is not None]
     assert output.metrics["macro_auroc"] == pytest.approx(np.mean(defined))
     assert len(set(np.round(defined, 6))) > 2  # the classes really are told apart by different leads
+
+
+def test_auto_similarity_is_the_score_the_ets_loss_trained(test_split, fixed_model):
+    assert resolve_similarity("auto", SimpleNamespace(config=DBetaConfig(ets_loss_type="siglip"))) == "cosine"
+    assert resolve_similarity("auto", SimpleNamespace(config=DBetaConfig(ets_loss_type="dbeta"))) == "dot"
+    assert resolve_similarity("cosine", SimpleNamespace(config=DBetaConfig())) == "cosine"
+    with pytest.raises(ValueError, match="Unknown similarity"):
+        resolve_similarity("euclidean", None)
+    model, processor = fixed_model  # no config: the authors' dot product
+    auto = zero_shot_classification(model, processor, test_split, DESCRIPTIONS)
+    dot = zero_shot_classification(model, processor, test_split, DESCRIPTIONS, similarity="dot")
+    np.testing.assert_array_equal(auto.scores, dot.scores)
 
 
 def test_lead_subset_scores_only_through_the_kept_leads(ptb_xl, test_split, fixed_model):

@@ -37,6 +37,27 @@ def test_paper_config_builds_with_the_published_sizes():
     assert model.mlm_head.decoder.out_features == 32128
 
 
+@pytest.mark.parametrize("model_class", [DBetaForPreTraining, DBetaForECGClassification])
+def test_fresh_convolutions_get_their_own_init(model_class):
+    """He init for the feature encoder, wav2vec 2.0's for the positional conv: without it the conv stack shrinks the
+    signal to the LayerNorm's epsilon and every ECG looks alike."""
+    model = model_class(tiny_config(conv_layers=[[64, 2, 2]] * 4, hidden_size=64, fusion_hidden_size=64))
+    embeddings = model.dbeta.ecg_model.embeddings
+    for layer in embeddings.conv_layers:
+        fan_in = layer.conv.in_channels * layer.conv.kernel_size[0]
+        assert layer.conv.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.1)
+    conv = embeddings.position_embedding.conv
+    expected = (4 / (conv.kernel_size[0] * conv.in_channels)) ** 0.5
+    assert conv.parametrizations.weight.original1.std().item() == pytest.approx(expected, rel=0.1)
+    torch.testing.assert_close(conv.weight, conv.parametrizations.weight.original1)  # g = |v|
+    ecg = torch.randn(2, 12, 5000) * 0.3
+    with torch.no_grad():
+        features = ecg
+        for layer in embeddings.conv_layers:
+            features = layer(features)
+    assert features.std().item() > 0.1, "the signal vanished in the conv stack"
+
+
 def test_forward_shapes(config, batch):
     model = DBetaForPreTraining(config).eval()
     out = run(model, batch)

@@ -11,7 +11,7 @@ matplotlib) and the command-line plumbing of `evaluation/*.py` (`.arguments`).
 
 from .challenge_metric import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
 from .classification_metrics import max_f1, multilabel_auroc
-from .features import extract_ecg_features, extract_text_features, similarity_scores
+from .features import extract_ecg_features, extract_text_features, resolve_similarity, similarity_scores
 from .label_descriptions import DEFAULT_LABEL_DESCRIPTIONS, load_label_descriptions
 from .lead_subsets import leads_label, parse_leads
 from .linear_probe import LinearProbe, LinearProbeResult, fit_linear_probe, linear_probe, merl_train_subset
@@ -46,6 +46,7 @@ __all__ = [
     "retrieval_evaluation",
     "retrieval_metrics",
     "save_results",
+    "resolve_similarity",
     "similarity_scores",
     "zero_shot_classification",
 ]

@@ -33,7 +33,7 @@ from .lead_subsets import leads_label
 logger = logging.get_logger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16")
-SIMILARITIES = ("dot", "cosine")
+SIMILARITIES = ("auto", "dot", "cosine")
 
 # Parameters that produce the unimodal ECG features, in every D-BETA class ("dbeta.ecg_model...", "ecg_model...").
 ECG_TOWER_PARAMETER = re.compile(r"(?:^|\.)(ecg_(?:model|projection|pooler)\..+)$")
@@ -191,13 +191,25 @@ def extract_text_features(
     return torch.cat(chunks)
 
 
-def similarity_scores(ecg_features: torch.Tensor, text_features: torch.Tensor, similarity: str = "dot") -> np.ndarray:
+def resolve_similarity(similarity: str, model) -> str:
     """
-    `(num_ecgs, num_texts)` scores: the dot product of the unimodal features, the score D-BETA's ETS loss trains and
-    the paper's zero-shot uses, or their cosine ("cosine"), which ignores the features' norms.
+    "auto" -> the score the model's ETS loss trained: the cosine for SigLIP's form (it normalises the features), the
+    dot product for the authors' form (the paper's zero-shot score). Other values are returned unchanged.
     """
     if similarity not in SIMILARITIES:
         raise ValueError(f"Unknown similarity {similarity!r}; choose one of {SIMILARITIES}.")
+    if similarity != "auto":
+        return similarity
+    return "cosine" if getattr(getattr(model, "config", None), "ets_loss_type", "dbeta") == "siglip" else "dot"
+
+
+def similarity_scores(ecg_features: torch.Tensor, text_features: torch.Tensor, similarity: str = "dot") -> np.ndarray:
+    """
+    `(num_ecgs, num_texts)` scores: the dot product of the unimodal features ("dot"), or their cosine ("cosine"),
+    which ignores the features' norms. See `resolve_similarity` for "auto".
+    """
+    if similarity not in ("dot", "cosine"):
+        raise ValueError(f"Unknown similarity {similarity!r}; choose 'dot' or 'cosine' (resolve 'auto' first).")
     if similarity == "cosine":
         ecg_features, text_features = F.normalize(ecg_features, dim=-1), F.normalize(text_features, dim=-1)
     return (ecg_features.float() @ text_features.float().T).numpy()
@@ -211,5 +223,6 @@ __all__ = [
     "extract_ecg_features",
     "extract_text_features",
     "model_device",
+    "resolve_similarity",
     "similarity_scores",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..text_normalization import normalize_report
-from .features import extract_ecg_features, extract_text_features, similarity_scores
+from .features import extract_ecg_features, extract_text_features, resolve_similarity, similarity_scores
 from .retrieval_metrics import retrieval_metrics
 
 
@@ -40,7 +40,7 @@ def retrieval_evaluation(
     dataset: datasets.Dataset,
     report_column: str = "report",
     leads: list[str] | None = None,
-    similarity: str = "dot",
+    similarity: str = "auto",
     ks=(1, 5, 10),
     batch_size: int = 32,
     precision: str = "auto",
@@ -55,7 +55,8 @@ def retrieval_evaluation(
         dataset: rows with `ecg` (12, 5000) and a report text column.
         report_column: the column holding each ECG's report.
         leads: leads to keep (others zeroed); all 12 when `None`.
-        similarity: "dot" (the score pretraining optimises) or "cosine".
+        similarity: "dot" (the paper's score), "cosine", or "auto": the score the model's ETS loss trained
+            (`resolve_similarity`).
         ks: the cut-offs of recall@k.
         batch_size, precision, cache_dir: see [`extract_ecg_features`].
 
@@ -74,7 +75,7 @@ def retrieval_evaluation(
 
     text_features = extract_text_features(model, processor, distinct_reports.tolist(), batch_size, precision)
     ecg_features = extract_ecg_features(model, dataset, leads, batch_size, precision, cache_dir)
-    scores = similarity_scores(ecg_features, text_features[torch.from_numpy(groups)], similarity)
+    scores = similarity_scores(ecg_features, text_features[torch.from_numpy(groups)], resolve_similarity(similarity, model))
     return RetrievalOutput(
         metrics=retrieval_metrics(scores, groups=groups, ks=ks),
         num_pairs=len(dataset),

@@ -14,7 +14,7 @@ import datasets
 import numpy as np
 
 from .classification_metrics import multilabel_auroc
-from .features import extract_ecg_features, extract_text_features, similarity_scores
+from .features import extract_ecg_features, extract_text_features, resolve_similarity, similarity_scores
 from .labels import class_names, multi_hot_labels
 
 
@@ -41,7 +41,7 @@ def zero_shot_classification(
     descriptions: Mapping[str, str],
     label_names: Sequence[str] | None = None,
     leads: list[str] | None = None,
-    similarity: str = "dot",
+    similarity: str = "auto",
     batch_size: int = 32,
     precision: str = "auto",
     cache_dir: str | os.PathLike | None = None,
@@ -58,7 +58,8 @@ def zero_shot_classification(
             descriptions of other classes are ignored.
         label_names: the class of each `labels` column; read from the data set's `classes` feature when `None`.
         leads: leads to keep (others zeroed), e.g. `["I", "II", "V2"]`; all 12 when `None`.
-        similarity: "dot" (the paper) or "cosine".
+        similarity: "dot" (the paper's score), "cosine", or "auto": the score the model's ETS loss trained
+            (`resolve_similarity`).
         batch_size, precision, cache_dir: see [`extract_ecg_features`].
     """
     names = class_names(dataset, label_names)
@@ -72,7 +73,7 @@ def zero_shot_classification(
     class_texts = [descriptions[name] for name in names]
     text_features = extract_text_features(model, processor, class_texts, batch_size, precision)
     ecg_features = extract_ecg_features(model, dataset, leads, batch_size, precision, cache_dir)
-    scores = similarity_scores(ecg_features, text_features, similarity)
+    scores = similarity_scores(ecg_features, text_features, resolve_similarity(similarity, model))
     return ZeroShotOutput(
         label_names=names,
         scores=scores,
