@@ -23,9 +23,9 @@ from modeling_dbeta.evaluation.arguments import (
     ModelDataArguments,
     arguments_record,
     load_model,
+    similarity_field,
     write_results,
 )
-from modeling_dbeta.evaluation.features import SIMILARITIES
 from modeling_dbeta.evaluation.lead_subsets import leads_label
 from modeling_dbeta.evaluation.retrieval import retrieval_evaluation
 
@@ -34,13 +34,7 @@ from modeling_dbeta.evaluation.retrieval import retrieval_evaluation
 class RetrievalArguments:
     split: str = field(default="validation", metadata={"help": "The split of ECG-report pairs to search."})
     report_column: str = field(default="report", metadata={"help": "The column holding each ECG's report."})
-    similarity: str = field(
-        default="auto",
-        metadata={
-            "help": "`auto` (the score the model's ETS loss trained), `dot` (the paper) or `cosine`.",
-            "choices": SIMILARITIES,
-        },
-    )
+    similarity: str = similarity_field()
 
 
 def main(args: list[str] | None = None) -> Path:

@@ -24,9 +24,9 @@ from modeling_dbeta.evaluation.arguments import (
     ModelDataArguments,
     arguments_record,
     load_model,
+    similarity_field,
     write_results,
 )
-from modeling_dbeta.evaluation.features import SIMILARITIES
 from modeling_dbeta.evaluation.lead_subsets import leads_label
 from modeling_dbeta.evaluation.plots import plot_roc_curves
 from modeling_dbeta.evaluation.zero_shot import zero_shot_classification
@@ -39,13 +39,7 @@ class ZeroShotArguments:
         default=None,
         metadata={"help": "JSON of class descriptions (`{label: text}`, or keyed by data set); ours by default."},
     )
-    similarity: str = field(
-        default="auto",
-        metadata={
-            "help": "`auto` (the score the model's ETS loss trained), `dot` (the paper) or `cosine`.",
-            "choices": SIMILARITIES,
-        },
-    )
+    similarity: str = similarity_field()
 
 
 def main(args: list[str] | None = None) -> Path:

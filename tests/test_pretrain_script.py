@@ -1,5 +1,6 @@
-"""train/pretrain.py end to end: one process, and two processes (torchrun, gloo) whose ETS loss is the one-process loss."""
+"""train/pretrain.py end to end: one process, and two (accelerate launch, gloo) whose ETS loss is the one-process loss."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -60,6 +61,24 @@ def first_step_logs(output_dir):
     return next(entry for entry in state["log_history"] if entry.get("step") == 1 and "loss" in entry)
 
 
+def load_pretrain_module():
+    spec = importlib.util.spec_from_file_location("pretrain", PRETRAIN)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_config_overrides_are_typed():
+    pretrain = load_pretrain_module()
+    overrides = pretrain.config_overrides("conv_layers=[[16,2,2],[16,2,2]],mlm_loss_weight=0,hidden_size=96,ets_loss_type=siglip")
+    assert overrides == {"conv_layers": [[16, 2, 2], [16, 2, 2]], "mlm_loss_weight": 0.0, "hidden_size": 96,
+                         "ets_loss_type": "siglip"}
+    assert isinstance(overrides["mlm_loss_weight"], float) and isinstance(overrides["hidden_size"], int)
+    pretrain.DBetaConfig(**overrides)  # the strict config accepts them
+    with pytest.raises(ValueError, match="field=value"):
+        pretrain.parse_overrides("hidden_size")
+
+
 def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
     out = tmp_path / "single"
     run([sys.executable, str(PRETRAIN), *pretrain_args(
@@ -77,6 +96,31 @@ def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
     assert (out / "eval_results.json").is_file()
 
 
+def test_demo_evaluation_compares_pretrained_and_untrained(tmp_path, text_encoder):
+    out = tmp_path / "demo"
+    result = run([sys.executable, str(PRETRAIN), *pretrain_args(
+        out, text_encoder, "--dataset_kwargs", "num_records=120,seed=3", "--config_overrides", TINY_MODEL,
+        "--per_device_train_batch_size", "8", "--max_steps", "3", "--learning_rate", "1e-2", "--max_text_length", "32",
+        "--eval_split", "",
+        "--run_demo_evaluation", "true", "--probe_train_fractions", "1.0", "--probe_max_train_records", "60",
+    )], tmp_path)
+    results = json.loads((out / "demo_results.json").read_text())["results"]
+    protocols = sorted(entry["task"] for entry in results)
+    assert protocols == ["linear-probe (pretrained)", "linear-probe (untrained)", "zero-shot (pretrained)",
+                         "zero-shot (untrained)"]
+    for entry in results:
+        assert 0.0 <= entry["value"] <= 1.0 and entry["metric"] == "macro_auroc"
+    by_protocol = {entry["task"]: entry["value"] for entry in results}
+    # Three steps at a high learning rate change the features: the baseline must be the model before them.
+    assert any(by_protocol[f"{task} (pretrained)"] != by_protocol[f"{task} (untrained)"]
+               for task in ("zero-shot", "linear-probe")), "the baseline was not untrained"
+    for name in ("zero_shot_roc_pretrained.png", "zero_shot_roc_untrained.png", "loss_curves.png"):
+        assert (out / name).stat().st_size > 1000, name
+    card = (out / "README.md").read_text()
+    assert "zero-shot (pretrained)" in card and "DBetaForPreTraining.from_pretrained" in card
+    assert "zero-shot (pretrained)" in result.stdout  # the table is printed
+
+
 def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encoder):
     common = [
         "--dataset_kwargs", "num_records=8,seed=2,validation_fraction=0.0,test_fraction=0.0",
@@ -85,7 +129,10 @@ def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encode
     ]
     run([sys.executable, str(PRETRAIN), *pretrain_args(tmp_path / "one", text_encoder, *common,
                                                        "--per_device_train_batch_size", "8")], tmp_path)
-    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    # Accelerate 1.x runs `--cpu --num_processes 2` as one process; its torchrun launcher (`--multi_gpu`) with the
+    # script's `--use_cpu` gives two CPU processes on gloo.
+    run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
          str(PRETRAIN), *pretrain_args(tmp_path / "two", text_encoder, *common, "--per_device_train_batch_size", "4")],
         tmp_path)
     one, two = first_step_logs(tmp_path / "one"), first_step_logs(tmp_path / "two")

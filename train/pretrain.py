@@ -14,6 +14,7 @@ shard of the data. The demo ends with a zero-shot and a linear-probe evaluation 
 model, saved with the checkpoint.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -28,7 +29,7 @@ from datasets.distributed import split_dataset_by_node
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed
 
 from datasets_scripts import load_ecg_dataset
-from modeling_dbeta import DBetaFeatureExtractor, DBetaForPreTraining, DBetaProcessor
+from modeling_dbeta import DBetaConfig, DBetaFeatureExtractor, DBetaForPreTraining, DBetaProcessor
 from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
 from modeling_dbeta.evaluation import (
     EvaluationResult,
@@ -53,11 +54,11 @@ PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
 MODEL_SIZES = {
     "paper": {},
     "demo": dict(
-        conv_layers=[[128, 2, 2]] * 4, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
-        intermediate_size=1024, num_conv_pos_embeddings=32, num_conv_pos_embedding_groups=8,
-        fusion_hidden_size=256, fusion_num_hidden_layers=2, fusion_num_attention_heads=4, fusion_intermediate_size=1024,
-        mem_decoder_hidden_size=128, mem_decoder_num_hidden_layers=2, mem_decoder_num_attention_heads=4,
-        mem_decoder_intermediate_size=512, mem_decoder_fusion_layer=1,
+        conv_layers=[[64, 2, 2]] * 4, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=512, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4,
+        fusion_hidden_size=128, fusion_num_hidden_layers=1, fusion_num_attention_heads=4, fusion_intermediate_size=512,
+        mem_decoder_hidden_size=64, mem_decoder_num_hidden_layers=1, mem_decoder_num_attention_heads=2,
+        mem_decoder_intermediate_size=256, mem_decoder_fusion_layer=0,
     ),
 }
 
@@ -155,6 +156,15 @@ def parse_overrides(text: str | None) -> dict:
     return overrides
 
 
+def config_overrides(text: str | None) -> dict:
+    """`parse_overrides` for `DBetaConfig`: a whole number given to a float field (`mlm_loss_weight=0`) becomes a float."""
+    float_fields = {config_field.name for config_field in dataclasses.fields(DBetaConfig) if config_field.type is float}
+    return {
+        key: float(value) if key in float_fields and isinstance(value, int) and not isinstance(value, bool) else value
+        for key, value in parse_overrides(text).items()
+    }
+
+
 def parse_arguments(argv: list[str]):
     """No arguments: the demo config; a leading `.json`: its values, overridable by the flags after it."""
     parser = HfArgumentParser((ModelArguments, DataArguments, EvaluationArguments, TrainingArguments))
@@ -208,7 +218,7 @@ def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
         return DBetaForPreTraining.from_pretrained(model_args.model_name_or_path)
     if model_args.model_size not in MODEL_SIZES:
         raise ValueError(f"--model_size must be one of {sorted(MODEL_SIZES)}, got {model_args.model_size!r}.")
-    config_kwargs = {**MODEL_SIZES[model_args.model_size], **parse_overrides(model_args.config_overrides)}
+    config_kwargs = {**MODEL_SIZES[model_args.model_size], **config_overrides(model_args.config_overrides)}
     return DBetaForPreTraining.from_text_pretrained(resolve_encoder(model_args.text_encoder), **config_kwargs)
 
 
@@ -228,7 +238,8 @@ def demo_evaluation(trainer, untrained, processor, data_args, eval_args) -> list
             data_args.dataset, name=data_args.dataset_config, data_dir=data_args.data_dir, split=split,
             **parse_overrides(data_args.dataset_kwargs),
         )
-        for name, split in (("train", data_args.train_split), ("validation", data_args.eval_split),
+        # The probe selects on a validation split even when pretraining ran without one.
+        for name, split in (("train", data_args.train_split), ("validation", data_args.eval_split or "validation"),
                             ("test", eval_args.evaluation_split))
     }
     if eval_args.probe_max_train_records:

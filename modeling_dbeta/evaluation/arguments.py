@@ -16,7 +16,7 @@ from transformers.utils import logging
 
 from datasets_scripts import ECG_BUILDERS, load_ecg_dataset
 
-from .features import PRECISIONS
+from .features import PRECISIONS, SIMILARITIES
 from .lead_subsets import parse_leads
 from .results import EvaluationResult, results_table, save_results
 
@@ -24,6 +24,17 @@ from .results import EvaluationResult, results_table, save_results
 logger = logging.get_logger(__name__)
 
 DEFAULT_FEATURE_CACHE_DIR = Path(datasets.config.HF_CACHE_HOME) / "dbeta" / "ecg_features"
+
+
+def similarity_field():
+    """The `--similarity` argument of the scripts that score ECGs against texts (zero-shot, retrieval)."""
+    return field(
+        default="auto",
+        metadata={
+            "help": "`auto` (the score the model's ETS loss trained), `dot` (the paper) or `cosine`.",
+            "choices": SIMILARITIES,
+        },
+    )
 
 
 @dataclass
@@ -114,5 +125,6 @@ __all__ = [
     "arguments_record",
     "evaluation_device",
     "load_model",
+    "similarity_field",
     "write_results",
 ]

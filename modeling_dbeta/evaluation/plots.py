@@ -55,14 +55,15 @@ def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str |
         if points:
             axes.plot(*zip(*points), linewidth=1.5 if name == "loss" else 1.0, label=name)
     axes.set(xlabel="Step", ylabel="Loss (log scale)", yscale="log", title=title)
+    handles, labels = axes.get_legend_handles_labels()
     accuracy = [(entry["step"], entry["etm_accuracy"]) for entry in entries if "etm_accuracy" in entry]
     if accuracy:
         right = axes.twinx()
         right.plot(*zip(*accuracy), linestyle=":", color="black", label="etm_accuracy")
         right.set(ylabel="ETM accuracy", ylim=(0, 1))
-        right.legend(loc="upper center", fontsize="small")
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(loc="upper right", fontsize="small")
+        handles, labels = handles + right.get_legend_handles_labels()[0], labels + ["etm_accuracy"]
+    if handles:  # one legend, beside the plot, so that it hides no curve
+        axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize="small")
     path = Path(path)
     figure.savefig(path, dpi=150)
     return path
