@@ -91,7 +91,7 @@ PACKED_ATTENTION = re.compile(r"^mim_head\.decoder\.resblocks\.(\d+)\.attn\.in_p
 
 
 def parse_conv_layers(spec: str) -> list[list[int]]:
-    """Read a layer spec such as "[(256, 2, 2)] * 4" without eval(): only list/tuple literals, + and * allowed."""
+    """Read a layer spec such as "[(256, 2, 2)] * 4" without running it as code: only list/tuple literals, + and *."""
 
     def build(node):
         if isinstance(node, (ast.List, ast.Tuple)):
