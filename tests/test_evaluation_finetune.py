@@ -1,17 +1,19 @@
-"""Fine-tuning: the PhysioNet 2021 protocol through the command line on the tiny model, lead subsets, selection."""
+"""Fine-tuning: the PhysioNet 2021 protocol on the tiny model, lead subsets, selection, MERL training subsets."""
 
 import json
 
+import datasets
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import train_test_split
 from transformers import TrainingArguments
 
 from datasets_scripts import load_ecg_dataset
 from evaluation import finetune as finetune_script
 from modeling_dbeta import STANDARD_LEADS, DBetaForECGClassification
-from modeling_dbeta.evaluation import ChallengeWeights, multilabel_auroc, physionet2021_challenge_score
-from modeling_dbeta.evaluation.finetune import check_protocol
+from modeling_dbeta.evaluation import ChallengeWeights, finetune, multilabel_auroc, physionet2021_challenge_score
+from modeling_dbeta.evaluation.finetune import PROTOCOL_TRAINING_DEFAULTS, check_protocol
 from tests.evaluation_fixtures import save_tiny_checkpoint, write_challenge_weights, write_physionet2021
 
 
@@ -85,3 +87,37 @@ def test_physionet2021_command_line_on_the_tiny_model(tmp_path):
         labels, logits >= thresholds, [name.split("|")[0] for name in names], ChallengeWeights.from_csv(weights_path)
     )
     assert records["challenge_score"] == pytest.approx(expected_score)
+
+
+def rows_with_ids(ids, seed: int) -> datasets.Dataset:
+    """ECGs whose first sample of lead I is the row's id, with labels that give both classes positives and negatives."""
+    ecg = np.random.default_rng(seed).normal(0, 0.1, (len(ids), 12, 5000)).astype(np.float32)
+    ecg[:, 0, 0] = ids
+    labels = np.stack([np.arange(len(ids)) % 2, (np.arange(len(ids)) // 2) % 2], axis=1).astype(np.float32)
+    features = datasets.Features(
+        {"ecg": datasets.Array2D((12, 5000), "float32"), "labels": datasets.Sequence(datasets.Value("float32"))}
+    )
+    return datasets.Dataset.from_dict({"ecg": ecg, "labels": labels}, features=features)
+
+
+def test_train_fraction_trains_on_the_merl_subset_only(tmp_path, monkeypatch):
+    seen = {}
+
+    class RecordingTrainer(finetune.Trainer):
+        def __init__(self, *args, train_dataset=None, **kwargs):
+            seen["train_ids"] = train_dataset[:]["ecg_values"][:, 0, 0].round().long().tolist()
+            super().__init__(*args, train_dataset=train_dataset, **kwargs)
+
+    monkeypatch.setattr(finetune, "Trainer", RecordingTrainer)
+    train, validation, test = rows_with_ids(range(40), 0), rows_with_ids(range(8), 1), rows_with_ids(range(8), 2)
+    args = TrainingArguments(
+        str(tmp_path), **PROTOCOL_TRAINING_DEFAULTS, num_train_epochs=1, per_device_train_batch_size=5,
+        use_cpu=True, report_to="none", dataloader_pin_memory=False,
+    )  # fmt: skip
+    output = finetune.finetune_classifier(
+        save_tiny_checkpoint(tmp_path / "dbeta-tiny"), train, validation, test, args, label_names=["a", "b"],
+        train_fraction=0.25,
+    )  # fmt: skip
+    expected, _ = train_test_split(np.arange(40), train_size=0.25, random_state=42)  # MERL's draw
+    assert seen["train_ids"] == expected.tolist()
+    assert output.test_logits.shape == (8, 2)
