@@ -57,7 +57,8 @@ SYNTHETIC_LABELS = (
     "premature ventricular complexes",
 )
 
-# One zero-shot prompt per label, worded unlike any report statement so that zero-shot scores measure understanding.
+# Paraphrased zero-shot prompts, worded unlike any report statement: they test how far the text tower's general
+# language knowledge carries beyond the reports' wording (the demo also prompts with the condition names).
 SYNTHETIC_DESCRIPTIONS = {
     "normal ecg": "normal electrocardiogram without abnormal findings",
     "sinus rhythm": "regular sinus rhythm at a normal heart rate",

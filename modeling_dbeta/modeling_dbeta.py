@@ -87,7 +87,9 @@ class DBetaForPreTrainingOutput(ModelOutput):
     loss (`torch.FloatTensor` of shape `()`, *optional*): weighted sum of the losses that could be computed.
     mlm_loss, mem_loss, etm_loss, ets_loss (`torch.FloatTensor` of shape `()`, *optional*): the four objectives
         (unweighted); `None` when switched off or when their labels were not given.
-    mlm_logits (`torch.FloatTensor` of shape `(batch_size, text_length, vocab_size)`, *optional*)
+    mlm_logits (`torch.FloatTensor` of shape `(batch_size, text_length, vocab_size)` or `(num_targets, vocab_size)`, *optional*):
+        Token predictions; with `mlm_labels`, only at the positions that carry an MLM target (as FLAVA), in the
+        order of `mlm_labels[mlm_labels != -100]` (mismatched pairs left out unless `masked_losses_on_mismatched`).
     mem_logits (`torch.FloatTensor` of shape `(batch_size, num_ecg_tokens, num_leads * patch_size)`, *optional*):
         Reconstructed ECG tokens, values ordered lead-major (all samples of lead I, then of lead II, ...).
     etm_logits (`torch.FloatTensor` of shape `(batch_size, 2)`, *optional*): mismatched / matched scores.
@@ -805,10 +807,14 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         mlm_logits = mem_logits = etm_logits = None
         losses = {}
         if config.mlm_loss_weight > 0:
-            mlm_logits = self.mlm_head(outputs.text_last_hidden_state)
             if mlm_labels is not None:
                 labels = mlm_labels if matched is None else mlm_labels.masked_fill(~matched[:, None], -100)
-                losses["mlm"] = masked_language_modeling_loss(mlm_logits, labels)
+                targeted = labels != -100
+                # As FLAVA: the vocabulary projection only where there is a target (a quarter of the tokens or less).
+                mlm_logits = self.mlm_head(outputs.text_last_hidden_state[targeted])
+                losses["mlm"] = masked_language_modeling_loss(mlm_logits, labels[targeted])
+            else:
+                mlm_logits = self.mlm_head(outputs.text_last_hidden_state)
         if compute_mem:
             fused_ecg = outputs.fusion_ecg_hidden_states[config.mem_decoder_fusion_layer]
             mem_logits = self.mem_decoder(fused_ecg, outputs.ecg_ids_restore)

@@ -62,7 +62,10 @@ def test_forward_shapes(config, batch):
     model = DBetaForPreTraining(config).eval()
     out = run(model, batch)
     batch_size, length = batch["input_ids"].shape
-    assert out.mlm_logits.shape == (batch_size, length, 128)
+    # Predictions at the MLM targets of the matched pairs only (FLAVA's convention), the full grid without labels.
+    targets = (batch["mlm_labels"] != -100) & batch["is_aligned"].bool()[:, None]
+    assert out.mlm_logits.shape == (int(targets.sum()), 128)
+    assert run(model, batch, mlm_labels=None).mlm_logits.shape == (batch_size, length, 128)
     assert out.mem_logits.shape == (batch_size, 312, 12 * 16)
     assert out.etm_logits.shape == (batch_size, 2)
     assert out.ecg_embeds.shape == out.text_embeds.shape == (batch_size, 32)

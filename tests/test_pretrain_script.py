@@ -106,19 +106,22 @@ def test_demo_evaluation_compares_pretrained_and_untrained(tmp_path, text_encode
     )], tmp_path)
     results = json.loads((out / "demo_results.json").read_text())["results"]
     protocols = sorted(entry["task"] for entry in results)
-    assert protocols == ["linear-probe (pretrained)", "linear-probe (untrained)", "zero-shot (pretrained)",
-                         "zero-shot (untrained)"]
+    assert protocols == [
+        "linear-probe (pretrained)", "linear-probe (untrained)",
+        "zero-shot, condition names (pretrained)", "zero-shot, condition names (untrained)",
+        "zero-shot, paraphrases (pretrained)", "zero-shot, paraphrases (untrained)",
+    ]
     for entry in results:
         assert 0.0 <= entry["value"] <= 1.0 and entry["metric"] == "macro_auroc"
     by_protocol = {entry["task"]: entry["value"] for entry in results}
     # Three steps at a high learning rate change the features: the baseline must be the model before them.
     assert any(by_protocol[f"{task} (pretrained)"] != by_protocol[f"{task} (untrained)"]
-               for task in ("zero-shot", "linear-probe")), "the baseline was not untrained"
+               for task in ("zero-shot, condition names", "linear-probe")), "the baseline was not untrained"
     for name in ("zero_shot_roc_pretrained.png", "zero_shot_roc_untrained.png", "loss_curves.png"):
         assert (out / name).stat().st_size > 1000, name
     card = (out / "README.md").read_text()
-    assert "zero-shot (pretrained)" in card and "DBetaForPreTraining.from_pretrained" in card
-    assert "zero-shot (pretrained)" in result.stdout  # the table is printed
+    assert "zero-shot, condition names (pretrained)" in card and "DBetaForPreTraining.from_pretrained" in card
+    assert "zero-shot, paraphrases (pretrained)" in result.stdout  # the table is printed
 
 
 def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encoder):
