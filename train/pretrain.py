@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,21 +255,29 @@ def demo_evaluation(trainer, untrained, processor, data_args, eval_args) -> list
     dataset_name = "/".join(filter(None, (data_args.dataset, data_args.dataset_config)))
     fractions = [float(fraction) for fraction in eval_args.probe_train_fractions.split(",")]
     output_dir = Path(trainer.args.output_dir)
+    prompt_sets = zero_shot_prompt_sets(data_args)
     results = []
-    for state, model in (("pretrained", trainer.model), ("untrained", untrained)):
-        model.eval()
-        for position, (prompts, descriptions) in enumerate(zero_shot_prompt_sets(data_args).items()):
-            zero_shot = zero_shot_classification(model, processor, splits["test"], descriptions)
-            results.append(EvaluationResult(f"zero-shot, {prompts} ({state})", dataset_name, "macro_auroc",
-                                            zero_shot.metrics["macro_auroc"], split=eval_args.evaluation_split))
-            if position == 0:  # the ROC curves of the main prompts
-                plot_roc_curves(zero_shot.references, zero_shot.scores, zero_shot.label_names,
-                                output_dir / f"zero_shot_roc_{state}.png",
-                                title=f"Zero-shot ROC ({prompts}), {state} D-BETA")
-        for probe in linear_probe(model, splits["train"], splits["validation"], splits["test"], fractions):
-            results.append(EvaluationResult(f"linear-probe ({state})", dataset_name, "macro_auroc",
-                                            probe.test_metrics["macro_auroc"], split=eval_args.evaluation_split,
-                                            train_fraction=probe.train_fraction))
+    # Features are cached per ECG tower: the test split is encoded once per model for every prompt set and the probe.
+    with tempfile.TemporaryDirectory() as cache_dir:
+        for state, model in (("pretrained", trainer.model), ("untrained", untrained)):
+            model.eval()
+            for position, (prompts, descriptions) in enumerate(prompt_sets.items()):
+                zero_shot = zero_shot_classification(
+                    model, processor, splits["test"], descriptions, cache_dir=cache_dir
+                )
+                results.append(EvaluationResult(f"zero-shot, {prompts} ({state})", dataset_name, "macro_auroc",
+                                                zero_shot.metrics["macro_auroc"], split=eval_args.evaluation_split))
+                if position == 0:  # the ROC curves of the main prompts
+                    plot_roc_curves(zero_shot.references, zero_shot.scores, zero_shot.label_names,
+                                    output_dir / f"zero_shot_roc_{state}.png",
+                                    title=f"Zero-shot ROC ({prompts}), {state} D-BETA")
+            probes = linear_probe(
+                model, splits["train"], splits["validation"], splits["test"], fractions, cache_dir=cache_dir
+            )
+            for probe in probes:
+                results.append(EvaluationResult(f"linear-probe ({state})", dataset_name, "macro_auroc",
+                                                probe.test_metrics["macro_auroc"], split=eval_args.evaluation_split,
+                                                train_fraction=probe.train_fraction))
     return results
 
 

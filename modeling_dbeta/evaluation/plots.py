@@ -39,9 +39,6 @@ def plot_roc_curves(
     return path
 
 
-
-
-
 def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str | None = None) -> Path:
     """
     The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from `trainer.state.log_history`,
