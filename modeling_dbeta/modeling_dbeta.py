@@ -671,6 +671,30 @@ class DBetaModel(DBetaPreTrainedModel):
     def set_input_embeddings(self, value: nn.Module):
         self.text_model.set_input_embeddings(value)
 
+    def freeze_text_encoder(self, num_layers: int | None = None, embeddings: bool = True):
+        """
+        Stops training the text encoder's token embeddings and its first `num_layers` layers (all of it when None),
+        as in partial fine-tuning (LiT): the frozen part keeps its pretrained language knowledge and costs no backward
+        pass or optimiser state. Works for any HF encoder whose layers form one `nn.ModuleList`.
+        """
+        if num_layers is None:
+            self.text_model.requires_grad_(False)
+            return
+        depth = self.config.text_config.num_hidden_layers
+        if not 0 <= num_layers <= depth:
+            raise ValueError(f"num_layers must be between 0 and the text encoder's {depth} layers, got {num_layers}.")
+        if embeddings:
+            self.text_model.get_input_embeddings().requires_grad_(False)
+        if num_layers == 0:
+            return
+        layers = next(
+            (module for module in self.text_model.modules() if isinstance(module, nn.ModuleList) and len(module) == depth),
+            None,
+        )
+        if layers is None:
+            raise ValueError(f"Found no list of {depth} layers in {type(self.text_model).__name__} to freeze.")
+        layers[:num_layers].requires_grad_(False)
+
     def _encode_ecg(self, ecg_values, lead_mask=None, mask_ratio=0.0, noise=None) -> DBetaECGEncoderOutput:
         output = self.ecg_model(apply_lead_mask(ecg_values, lead_mask), mask_ratio=mask_ratio, noise=noise)
         output.last_hidden_state = self.ecg_projection(output.last_hidden_state)
@@ -760,6 +784,10 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         else:
             self.logit_scale = self.logit_bias = None
         self.post_init()
+
+    def freeze_text_encoder(self, num_layers: int | None = None, embeddings: bool = True):
+        """See [`DBetaModel.freeze_text_encoder`]."""
+        self.dbeta.freeze_text_encoder(num_layers, embeddings)
 
     def get_ecg_features(self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.dbeta.get_ecg_features(ecg_values, lead_mask)

@@ -196,6 +196,25 @@ def test_bert_family_text_encoder(batch):
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize("text_config", [None, {"model_type": "bert", "vocab_size": 128, "hidden_size": 24,
+                                                  "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 48}])
+def test_freeze_text_encoder_stops_the_bottom_of_the_text_tower(text_config, batch):
+    model = DBetaForPreTraining(tiny_config(**({"text_config": text_config} if text_config else {}))).train()
+    text_model = model.dbeta.text_model
+    layers = text_model.encoder.block if text_config is None else text_model.encoder.layer
+    model.freeze_text_encoder(1)
+    run(model, batch).loss.backward()
+    frozen = [text_model.get_input_embeddings(), layers[0]]
+    assert all(p.grad is None and not p.requires_grad for module in frozen for p in module.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in layers[1].parameters())
+    assert all(p.grad is not None for p in model.dbeta.ecg_model.parameters())
+
+    model.freeze_text_encoder()
+    assert not any(p.requires_grad for p in text_model.parameters())
+    with pytest.raises(ValueError, match="between 0 and the text encoder's 2 layers"):
+        model.freeze_text_encoder(3)
+
+
 def test_from_text_pretrained_loads_the_encoder_weights(tmp_path, batch):
     from transformers import AutoConfig, T5EncoderModel
 

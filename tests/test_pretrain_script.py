@@ -79,6 +79,25 @@ def test_config_overrides_are_typed():
         pretrain.parse_overrides("hidden_size")
 
 
+def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_encoder):
+    pretrain = load_pretrain_module()
+    model = pretrain.build_model(pretrain.ModelArguments(
+        text_encoder=str(text_encoder), config_overrides=TINY_MODEL, text_config_overrides="dropout_rate=0.25",
+        freeze_text_embeddings=True, frozen_text_layers=1,
+    ))
+    text_model = model.dbeta.text_model
+    assert model.config.text_config.dropout_rate == 0.25 and text_model.config.dropout_rate == 0.25
+    assert not text_model.get_input_embeddings().weight.requires_grad
+    trained = [any(p.requires_grad for p in block.parameters()) for block in text_model.encoder.block]
+    assert trained == [False, True]
+
+    model.save_pretrained(tmp_path / "checkpoint")
+    with pytest.raises(ValueError, match="keeps its own config"):
+        pretrain.build_model(pretrain.ModelArguments(
+            model_name_or_path=str(tmp_path / "checkpoint"), text_config_overrides="dropout_rate=0.0"
+        ))
+
+
 def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
     out = tmp_path / "single"
     run([sys.executable, str(PRETRAIN), *pretrain_args(

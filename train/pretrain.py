@@ -78,6 +78,16 @@ class ModelArguments:
     config_overrides: str | None = field(
         default=None, metadata={"help": "Comma-separated DBetaConfig fields, e.g. 'num_hidden_layers=4,ets_loss_type=siglip'."}
     )
+    text_config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated fields of the text encoder's config, e.g. 'hidden_dropout_prob=0.0' (new models)."},
+    )
+    freeze_text_embeddings: bool = field(
+        default=False, metadata={"help": "Keep the text encoder's token embeddings at their pretrained values."}
+    )
+    frozen_text_layers: int = field(
+        default=0, metadata={"help": "Keep the text encoder's first N layers at their pretrained values."}
+    )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Continue pretraining from this D-BETA checkpoint instead of a new model."}
     )
@@ -219,11 +229,24 @@ def load_n3s_index(data_args: DataArguments, training_args: TrainingArguments, t
 
 def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
     if model_args.model_name_or_path:
-        return DBetaForPreTraining.from_pretrained(model_args.model_name_or_path)
-    if model_args.model_size not in MODEL_SIZES:
-        raise ValueError(f"--model_size must be one of {sorted(MODEL_SIZES)}, got {model_args.model_size!r}.")
-    config_kwargs = {**MODEL_SIZES[model_args.model_size], **config_overrides(model_args.config_overrides)}
-    return DBetaForPreTraining.from_text_pretrained(resolve_encoder(model_args.text_encoder), **config_kwargs)
+        if model_args.config_overrides or model_args.text_config_overrides:
+            raise ValueError(
+                "--config_overrides and --text_config_overrides shape a new model; a checkpoint given with "
+                "--model_name_or_path keeps its own config. Drop one of them."
+            )
+        model = DBetaForPreTraining.from_pretrained(model_args.model_name_or_path)
+    else:
+        if model_args.model_size not in MODEL_SIZES:
+            raise ValueError(f"--model_size must be one of {sorted(MODEL_SIZES)}, got {model_args.model_size!r}.")
+        config_kwargs = {**MODEL_SIZES[model_args.model_size], **config_overrides(model_args.config_overrides)}
+        model = DBetaForPreTraining.from_text_pretrained(
+            resolve_encoder(model_args.text_encoder),
+            text_model_kwargs=parse_overrides(model_args.text_config_overrides),
+            **config_kwargs,
+        )
+    if model_args.freeze_text_embeddings or model_args.frozen_text_layers:
+        model.freeze_text_encoder(model_args.frozen_text_layers, embeddings=model_args.freeze_text_embeddings)
+    return model
 
 
 def zero_shot_prompt_sets(data_args: DataArguments) -> dict[str, dict[str, str]]:
