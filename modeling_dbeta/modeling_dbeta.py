@@ -687,6 +687,7 @@ class DBetaModel(DBetaPreTrainedModel):
             self.text_model.get_input_embeddings().requires_grad_(False)
         if num_layers == 0:
             return
+        # `modules()` is pre-order, so the encoder's own list comes before any list inside a layer (T5 blocks hold one).
         layers = next(
             (module for module in self.text_model.modules() if isinstance(module, nn.ModuleList) and len(module) == depth),
             None,
