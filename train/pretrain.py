@@ -82,6 +82,10 @@ class ModelArguments:
         default=None,
         metadata={"help": "Comma-separated fields of the text encoder's config, e.g. 'hidden_dropout_prob=0.0' (new models)."},
     )
+    freeze_text_encoder: bool = field(
+        default=False,
+        metadata={"help": "Keep the whole text encoder at its pretrained values and train its projection (LiT)."},
+    )
     freeze_text_embeddings: bool = field(
         default=False, metadata={"help": "Keep the text encoder's token embeddings at their pretrained values."}
     )
@@ -244,7 +248,14 @@ def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
             text_model_kwargs=parse_overrides(model_args.text_config_overrides),
             **config_kwargs,
         )
-    if model_args.freeze_text_embeddings or model_args.frozen_text_layers:
+    if model_args.freeze_text_encoder:
+        if model_args.freeze_text_embeddings or model_args.frozen_text_layers:
+            raise ValueError(
+                "--freeze_text_encoder freezes the whole text encoder; drop --freeze_text_embeddings and "
+                "--frozen_text_layers, which freeze parts of it."
+            )
+        model.freeze_text_encoder()
+    elif model_args.freeze_text_embeddings or model_args.frozen_text_layers:
         model.freeze_text_encoder(model_args.frozen_text_layers, embeddings=model_args.freeze_text_embeddings)
     return model
 
