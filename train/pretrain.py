@@ -232,6 +232,11 @@ def load_n3s_index(data_args: DataArguments, training_args: TrainingArguments, t
 
 
 def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
+    if model_args.freeze_text_encoder and (model_args.freeze_text_embeddings or model_args.frozen_text_layers):
+        raise ValueError(
+            "--freeze_text_encoder freezes the whole text encoder; drop --freeze_text_embeddings and "
+            "--frozen_text_layers, which freeze parts of it."
+        )
     if model_args.model_name_or_path:
         if model_args.config_overrides or model_args.text_config_overrides:
             raise ValueError(
@@ -249,11 +254,6 @@ def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
             **config_kwargs,
         )
     if model_args.freeze_text_encoder:
-        if model_args.freeze_text_embeddings or model_args.frozen_text_layers:
-            raise ValueError(
-                "--freeze_text_encoder freezes the whole text encoder; drop --freeze_text_embeddings and "
-                "--frozen_text_layers, which freeze parts of it."
-            )
         model.freeze_text_encoder()
     elif model_args.freeze_text_embeddings or model_args.frozen_text_layers:
         model.freeze_text_encoder(model_args.frozen_text_layers, embeddings=model_args.freeze_text_embeddings)
