@@ -31,8 +31,8 @@ import torch
 import wfdb
 
 from datasets_scripts import load_ecg_dataset
-from datasets_scripts.recording import prepare_recording
-from datasets_scripts.wfdb_reader import read_wfdb
+from modeling_dbeta.recording import prepare_recording
+from modeling_dbeta.wfdb_reader import read_wfdb
 from modeling_dbeta import DBetaFeatureExtractor
 from reporting import print_and_save  # bench/reporting.py, beside this script
 

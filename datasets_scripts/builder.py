@@ -24,7 +24,7 @@ from datasets.builder import Key
 from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
 from modeling_dbeta.ecg_storage import quantize_ecg
 
-from .recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recording, prepare_recording
+from modeling_dbeta.recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recording, prepare_recording
 
 
 logger = datasets.logging.get_logger(__name__)

@@ -20,7 +20,7 @@ from .builder import (
     require_data_dir,
     require_file,
 )
-from .recording import BadRecord, Recording
+from modeling_dbeta.recording import BadRecord, Recording
 
 
 CLASS_NAMES = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]

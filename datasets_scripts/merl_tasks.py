@@ -10,7 +10,7 @@ import pandas as pd
 
 from .builder import ECGBuilder, ECGDatasetInfo, ecg_features, label_columns, label_features, require_data_dir
 from .splits import MERL_SPLIT_NAMES, merl_class_names, multi_hot, read_merl_split
-from .wfdb_reader import read_wfdb
+from modeling_dbeta.wfdb_reader import read_wfdb
 
 
 class MERLTaskBuilder(ECGBuilder):

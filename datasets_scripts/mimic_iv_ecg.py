@@ -18,9 +18,9 @@ from .builder import (
     require_data_dir,
     require_file,
 )
-from .recording import BadRecord, clean_text
+from modeling_dbeta.recording import BadRecord, clean_text
 from .splits import group_split
-from .wfdb_reader import read_wfdb
+from modeling_dbeta.wfdb_reader import read_wfdb
 
 
 NUM_REPORT_COLUMNS = 18

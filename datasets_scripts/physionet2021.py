@@ -16,9 +16,9 @@ from .builder import (
     label_features,
     require_data_dir,
 )
-from .recording import BadRecord
+from modeling_dbeta.recording import BadRecord
 from .splits import group_split
-from .wfdb_reader import diagnosis_codes, read_wfdb
+from modeling_dbeta.wfdb_reader import diagnosis_codes, read_wfdb
 
 
 # The challenge's scored classes, in the order of its `weights.csv`; "a|b" are codes it scores as one class.

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .builder import ECGBuilderConfig, require_columns, require_file
 from .merl_tasks import MERLTaskBuilder
-from .recording import clean_text
+from modeling_dbeta.recording import clean_text
 
 
 TASKS = ("super_class", "sub_class", "form", "rhythm")

@@ -10,7 +10,7 @@ import numpy as np
 from modeling_dbeta import STANDARD_LEADS, normalize_report
 
 from .builder import ECGBuilder, ECGBuilderConfig, ECGDatasetInfo, ecg_features, label_columns, label_features
-from .recording import Recording
+from modeling_dbeta.recording import Recording
 from .splits import group_split
 from .synthetic_ecg import SYNTHETIC_LABELS, simulate_records, subject_ids
 

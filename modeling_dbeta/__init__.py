@@ -21,8 +21,11 @@ from .modeling_dbeta import (
     apply_lead_mask,
     lead_mask_from_names,
 )
+from .hospital_exports import ExportedECG, read_dicom_ecg, read_ge_xml, read_hospital_ecg
 from .processing_dbeta import DBetaProcessor
+from .recording import BadRecord, Recording, prepare_recording
 from .text_normalization import join_statements, normalize_report
+from .wfdb_reader import read_wfdb
 
 
 AutoConfig.register("dbeta", DBetaConfig, exist_ok=True)
@@ -45,6 +48,14 @@ DBetaProcessor.register_for_auto_class("AutoProcessor")
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadRecord",
+    "ExportedECG",
+    "Recording",
+    "prepare_recording",
+    "read_dicom_ecg",
+    "read_ge_xml",
+    "read_hospital_ecg",
+    "read_wfdb",
     "DBetaConfig",
     "DBetaModel",
     "DBetaECGModel",

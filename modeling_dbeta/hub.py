@@ -90,8 +90,8 @@ processor = AutoProcessor.from_pretrained("{{ repo_id }}", trust_remote_code=Tru
 inputs = processor(ecg=signal, sampling_rate=500, lead_names=lead_names,
                    text=["atrial fibrillation", "sinus rhythm"], return_tensors="pt")
 with torch.inference_mode():
-    ecg_features = model.get_ecg_features(inputs["ecg_values"])
-    text_features = model.get_text_features(inputs["input_ids"], inputs["attention_mask"])
+    ecg_features = model.get_ecg_features(inputs["ecg_values"]).pooler_output
+    text_features = model.get_text_features(inputs["input_ids"], inputs["attention_mask"]).pooler_output
 scores = ecg_features @ text_features.T  # zero-shot: one description per class, the highest score wins
 ```
 

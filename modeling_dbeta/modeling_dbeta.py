@@ -626,9 +626,11 @@ class DBetaECGModel(DBetaPreTrainedModel):
         self.ecg_pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.use_ecg_class_token)
         self.post_init()
 
-    def get_ecg_features(self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The unimodal pooled ECG features, as [`DBetaModel.get_ecg_features`] gives them."""
-        return self(ecg_values, lead_mask=lead_mask).pooler_output
+    def get_ecg_features(
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
+    ) -> BaseModelOutputWithPooling:
+        """The unimodal ECG features, as [`DBetaModel.get_ecg_features`] gives them (pooled in `pooler_output`)."""
+        return self(ecg_values, lead_mask=lead_mask)
 
     def forward(
         self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, output_hidden_states: bool | None = None, **kwargs
@@ -706,19 +708,28 @@ class DBetaModel(DBetaPreTrainedModel):
         text_output = self.text_model(input_ids=input_ids, attention_mask=attention_mask)
         return self.text_projection(text_output.last_hidden_state)
 
-    def get_ecg_features(self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def get_ecg_features(
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
+    ) -> BaseModelOutputWithPooling:
         r"""
-        Returns the unimodal pooled ECG features, shape `(batch_size, fusion_hidden_size)`: the features D-BETA's
-        zero-shot scoring, linear probe and ETS loss use.
+        The unimodal ECG features, as CLIP's and SigLIP's feature getters give theirs: `pooler_output`, shape
+        `(batch_size, fusion_hidden_size)`, holds the pooled features D-BETA's zero-shot scoring, linear probe and ETS
+        loss use; `last_hidden_state` the projected encoder tokens they are pooled from.
 
         ```python
-        >>> features = model.get_ecg_features(feature_extractor(ecg, sampling_rate=500, return_tensors="pt").ecg_values)
+        >>> inputs = feature_extractor(ecg, sampling_rate=500, return_tensors="pt")
+        >>> features = model.get_ecg_features(inputs.ecg_values).pooler_output
         ```"""
-        return self.ecg_pooler(self._encode_ecg(ecg_values, lead_mask).last_hidden_state)
+        tokens = self._encode_ecg(ecg_values, lead_mask).last_hidden_state
+        return BaseModelOutputWithPooling(last_hidden_state=tokens, pooler_output=self.ecg_pooler(tokens))
 
-    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        r"""Returns the unimodal pooled text features, shape `(batch_size, fusion_hidden_size)`."""
-        return self.text_pooler(self._encode_text(input_ids, attention_mask), attention_mask)
+    def get_text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> BaseModelOutputWithPooling:
+        r"""The unimodal text features: pooled in `pooler_output` `(batch_size, fusion_hidden_size)`, tokens in
+        `last_hidden_state`."""
+        tokens = self._encode_text(input_ids, attention_mask)
+        return BaseModelOutputWithPooling(last_hidden_state=tokens, pooler_output=self.text_pooler(tokens, attention_mask))
 
     def forward(
         self,
@@ -790,10 +801,16 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         """See [`DBetaModel.freeze_text_encoder`]."""
         self.dbeta.freeze_text_encoder(num_layers, embeddings)
 
-    def get_ecg_features(self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def get_ecg_features(
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
+    ) -> BaseModelOutputWithPooling:
+        """See [`DBetaModel.get_ecg_features`]."""
         return self.dbeta.get_ecg_features(ecg_values, lead_mask)
 
-    def get_text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def get_text_features(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> BaseModelOutputWithPooling:
+        """See [`DBetaModel.get_text_features`]."""
         return self.dbeta.get_text_features(input_ids, attention_mask)
 
     def forward(

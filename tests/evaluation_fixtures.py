@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from transformers.modeling_outputs import BaseModelOutputWithPooling
 
 from datasets_scripts.physionet2021 import CLASS_NAMES as PHYSIONET_CLASSES
 from datasets_scripts.splits import read_merl_split
@@ -130,11 +131,13 @@ class FixedFeatureModel(nn.Module):
     def get_ecg_features(self, ecg_values, lead_mask=None):
         self.ecg_calls += 1
         self.ecg_rows += len(ecg_values)
-        return self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1)
+        return BaseModelOutputWithPooling(pooler_output=self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1))
 
     def get_text_features(self, input_ids, attention_mask=None):
-        return torch.stack(
-            [self.text_vectors[tuple(ids[mask.bool()].tolist())] for ids, mask in zip(input_ids, attention_mask)]
+        return BaseModelOutputWithPooling(
+            pooler_output=torch.stack(
+                [self.text_vectors[tuple(ids[mask.bool()].tolist())] for ids, mask in zip(input_ids, attention_mask)]
+            )
         )
 
 

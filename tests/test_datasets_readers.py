@@ -7,18 +7,10 @@ import wfdb
 from defusedxml import EntitiesForbidden
 from pydicom.data import get_testdata_file
 
-from datasets_scripts import (
-    BadRecord,
-    Recording,
-    prepare_recording,
-    read_dicom_ecg,
-    read_hospital_ecg,
-    read_wfdb,
-    wfdb_reader,
-)
-from datasets_scripts.hospital_exports import read_ge_xml
-from datasets_scripts.recording import clean_text
-from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
+from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor, wfdb_reader
+from modeling_dbeta.hospital_exports import read_dicom_ecg, read_ge_xml, read_hospital_ecg
+from modeling_dbeta.recording import BadRecord, Recording, clean_text, prepare_recording
+from modeling_dbeta.wfdb_reader import read_wfdb
 from tests.ecg_fixtures import (
     MIMIC_LEADS,
     ecg_signal,

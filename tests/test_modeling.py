@@ -101,8 +101,8 @@ def test_save_and_reload_gives_identical_outputs(config, batch, tmp_path):
     base = DBetaModel.from_pretrained(tmp_path).eval()
     tower = DBetaECGModel.from_pretrained(tmp_path).eval()
     with torch.no_grad():
-        expected = model.get_ecg_features(batch["ecg_values"])
-        torch.testing.assert_close(base.get_ecg_features(batch["ecg_values"]), expected, rtol=0, atol=0)
+        expected = model.get_ecg_features(batch["ecg_values"]).pooler_output
+        torch.testing.assert_close(base.get_ecg_features(batch["ecg_values"]).pooler_output, expected, rtol=0, atol=0)
         torch.testing.assert_close(tower(batch["ecg_values"]).pooler_output, expected, rtol=0, atol=0)
 
 
@@ -176,11 +176,11 @@ def test_mean_text_pooling_ignores_padding(tokenizer):
     short = tokenizer(["sinus rhythm"], return_tensors="pt")
     padded = tokenizer(["sinus rhythm"], padding="max_length", max_length=12, return_tensors="pt")
     with torch.no_grad():
-        a = model.get_text_features(short.input_ids, short.attention_mask)
-        b = model.get_text_features(padded.input_ids, padded.attention_mask)
+        a = model.get_text_features(short.input_ids, short.attention_mask).pooler_output
+        b = model.get_text_features(padded.input_ids, padded.attention_mask).pooler_output
         first = DBetaModel(tiny_config()).eval()
         first.load_state_dict(model.state_dict())
-        c = first.get_text_features(short.input_ids, short.attention_mask)
+        c = first.get_text_features(short.input_ids, short.attention_mask).pooler_output
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(a, c, atol=1e-4)  # the pooling really changed
 

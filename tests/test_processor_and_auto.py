@@ -70,7 +70,7 @@ def test_trust_remote_code_load_without_the_package(config, tokenizer, tmp_path,
     assert classifier_map["AutoModel"] == "modeling_dbeta.DBetaECGModel"
     with torch.no_grad():
         expected = model(**batch)
-        expected_features = model.get_ecg_features(batch["ecg_values"])
+        expected_features = model.get_ecg_features(batch["ecg_values"]).pooler_output
         expected_logits = classifier(batch["ecg_values"]).logits
     torch.save({k: v for k, v in batch.items()}, tmp_path / "batch.pt")
 
@@ -91,7 +91,7 @@ def test_trust_remote_code_load_without_the_package(config, tokenizer, tmp_path,
         classifier = AutoModelForAudioClassification.from_pretrained(folder + "/classifier", trust_remote_code=True)
         with torch.no_grad():
             out = model(**batch)
-            features = base.get_ecg_features(batch["ecg_values"])
+            features = base.get_ecg_features(batch["ecg_values"]).pooler_output
             logits = classifier.eval()(batch["ecg_values"]).logits
         inputs = processor(ecg=np.zeros((5000, 12)), sampling_rate=500, text="sinus rhythm", return_tensors="pt")
         assert "modeling_dbeta" not in sys.modules

@@ -105,7 +105,7 @@ def extract_ecg_features(
 
     Args:
         model: a `DBetaModel`, `DBetaForPreTraining` or `DBetaECGModel` (any model with D-BETA's
-            `get_ecg_features(ecg_values, lead_mask)` works), on the device to run on. It is put in eval mode for the
+            `get_ecg_features(ecg_values, lead_mask).pooler_output` works), on the device to run on. It is put in eval mode for the
             extraction and given back in the mode it was in.
         dataset: rows with an `ecg_column` of (12, 5000) float32 ECGs as the data set builders and the feature
             extractor produce them.
@@ -149,7 +149,7 @@ def extract_ecg_features(
         with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, _autocast(device, dtype):
             for batch in rows.iter(batch_size=batch_size):
                 ecg_values = dequantize_ecg(batch[ecg_column].to(device), batch.get("ecg_scale"))
-                chunks.append(model.get_ecg_features(ecg_values, lead_mask).float().cpu())
+                chunks.append(model.get_ecg_features(ecg_values, lead_mask).pooler_output.float().cpu())
                 progress.update(len(ecg_values))
     finally:
         model.train(was_training)
@@ -184,7 +184,7 @@ def extract_text_features(
                 inputs = processor(text=list(texts[start : start + batch_size]), return_tensors="pt")
                 features = model.get_text_features(
                     input_ids=inputs["input_ids"].to(device), attention_mask=inputs["attention_mask"].to(device)
-                )
+                ).pooler_output
                 chunks.append(features.float().cpu())
     finally:
         model.train(was_training)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from modeling_dbeta.feature_extraction_dbeta import (
+from .feature_extraction_dbeta import (
     MAX_SAMPLING_RATE,
     MIN_SAMPLING_RATE,
     STANDARD_LEADS,

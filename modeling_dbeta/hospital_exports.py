@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 from defusedxml import ElementTree
 
-from modeling_dbeta import DBetaFeatureExtractor, canonical_lead_name
+from .feature_extraction_dbeta import DBetaFeatureExtractor, canonical_lead_name
 
 from .recording import Recording, prepare_recording
 from .wfdb_reader import to_millivolts
