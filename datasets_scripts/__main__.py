@@ -7,18 +7,9 @@ import json
 
 import datasets
 
+from modeling_dbeta.overrides import parse_overrides
+
 from .loading import ECG_BUILDERS, load_ecg_dataset
-
-
-def parse_config_field(item: str) -> tuple[str, object]:
-    """`keep_samples=5000` -> ("keep_samples", 5000); a value that is not JSON stays a string."""
-    field, separator, value = item.partition("=")
-    if not separator:
-        raise SystemExit(f"--config expects FIELD=VALUE, got {item!r}.")
-    try:
-        return field, json.loads(value)
-    except json.JSONDecodeError:
-        return field, value
 
 
 def main():
@@ -37,7 +28,10 @@ def main():
         help="config fields, e.g. keep_samples=5000 (JSON values)",
     )
     args = parser.parse_args()
-    config_kwargs = dict(parse_config_field(item) for item in args.config)
+    try:
+        config_kwargs = parse_overrides(args.config)
+    except ValueError as error:
+        raise SystemExit(f"--config: {error}") from None
 
     datasets.logging.set_verbosity_info()
     dataset = load_ecg_dataset(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from transformers import AutoConfig, T5EncoderModel
 
+from modeling_dbeta import DBetaConfig
+from modeling_dbeta.overrides import config_field_overrides, parse_overrides
 from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
 
 
@@ -69,14 +71,19 @@ def load_pretrain_module():
 
 
 def test_config_overrides_are_typed():
-    pretrain = load_pretrain_module()
-    overrides = pretrain.config_overrides("conv_layers=[[16,2,2],[16,2,2]],mlm_loss_weight=0,hidden_size=96,ets_loss_type=siglip")
+    overrides = config_field_overrides(
+        DBetaConfig, "conv_layers=[[16,2,2],[16,2,2]],mlm_loss_weight=0,hidden_size=96,ets_loss_type=siglip"
+    )
     assert overrides == {"conv_layers": [[16, 2, 2], [16, 2, 2]], "mlm_loss_weight": 0.0, "hidden_size": 96,
                          "ets_loss_type": "siglip"}
     assert isinstance(overrides["mlm_loss_weight"], float) and isinstance(overrides["hidden_size"], int)
-    pretrain.DBetaConfig(**overrides)  # the strict config accepts them
+    DBetaConfig(**overrides)  # the strict config accepts them
     with pytest.raises(ValueError, match="field=value"):
-        pretrain.parse_overrides("hidden_size")
+        parse_overrides("hidden_size")
+    with pytest.raises(ValueError, match="no field.*hiden_size"):
+        config_field_overrides(DBetaConfig, "hiden_size=96")
+    # The same parser reads `python -m datasets_scripts --config` items (a list) and comma-joined strings.
+    assert parse_overrides(["storage=int16", "num_shards=8"]) == parse_overrides("storage=int16,num_shards=8")
 
 
 def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_encoder):

