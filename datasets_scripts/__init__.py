@@ -12,17 +12,16 @@ from .mimic_iv_ecg import MimicIVECG
 from .physionet2021 import PhysioNet2021
 from .ptb_xl import PTBXL
 
-
 __all__ = [
-    "CODETest",
     "CPSC2018",
+    "ECG_BUILDERS",
+    "PTBXL",
+    "CODETest",
     "ChapmanShaoxingNingbo",
     "ECGBuilder",
     "ECGBuilderConfig",
     "ECGDatasetInfo",
-    "ECG_BUILDERS",
     "MimicIVECG",
-    "PTBXL",
     "PhysioNet2021",
     "label_names",
     "load_ecg_dataset",

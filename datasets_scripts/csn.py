@@ -8,7 +8,6 @@ import datasets
 
 from .merl_tasks import MERLTaskBuilder
 
-
 RECORDS_FOLDER = "WFDBRecords"
 
 

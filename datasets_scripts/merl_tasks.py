@@ -8,9 +8,17 @@ from pathlib import Path
 import datasets
 import pandas as pd
 
-from .builder import ECGBuilder, ECGDatasetInfo, ecg_features, label_columns, label_features, require_data_dir
-from .splits import MERL_SPLIT_NAMES, merl_class_names, multi_hot, read_merl_split
 from modeling_dbeta.wfdb_reader import read_wfdb
+
+from .builder import (
+    ECGBuilder,
+    ECGDatasetInfo,
+    ecg_dataset_schema,
+    label_columns,
+    label_features,
+    require_data_dir,
+)
+from .splits import MERL_SPLIT_NAMES, merl_class_names, multi_hot, read_merl_split
 
 
 class MERLTaskBuilder(ECGBuilder):
@@ -44,7 +52,7 @@ class MERLTaskBuilder(ECGBuilder):
             homepage=self.HOMEPAGE,
             license=self.LICENSE,
             citation=self.CITATION,
-            features=ecg_features(
+            features=ecg_dataset_schema(
                 self.config.storage, **label_features(self.class_names), **self._extra_features()
             ),
         )

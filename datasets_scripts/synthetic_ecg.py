@@ -40,7 +40,6 @@ from tqdm.auto import tqdm
 
 from modeling_dbeta import STANDARD_LEADS, join_statements
 
-
 SYNTHETIC_LABELS = (
     "normal ecg",
     "sinus rhythm",

@@ -28,7 +28,6 @@ from .feature_extraction_dbeta import DBetaFeatureExtractor, canonical_lead_name
 from .recording import BadRecord, Recording, prepare_recording
 from .wfdb_reader import millivolts_per_unit, to_millivolts
 
-
 PARENTHESISED = re.compile(r"\(.*?\)")
 XML_AMPLITUDE_UNITS = {"MICROVOLTS": "uV", "MILLIVOLTS": "mV", "UVPERLSB": "uV", "MVPERLSB": "mV"}
 MUSE = "GE MUSE RestingECG"
@@ -85,7 +84,7 @@ def read_dicom_ecg(path: str | Path) -> Recording:
         group = groups[index]
         samples = dataset.waveform_array(index).T  # (channels, samples), sensitivity and baseline applied
         channels = group.ChannelDefinitionSequence
-        meanings = [PARENTHESISED.sub("", channel.ChannelSourceSequence[0].CodeMeaning).strip() for channel in channels]
+        meanings = [PARENTHESISED.sub("", ch.ChannelSourceSequence[0].CodeMeaning).strip() for ch in channels]
         units = [channel.ChannelSensitivityUnitsSequence[0].CodeValue for channel in channels]
         sampling_rate = float(group.SamplingFrequency)
     except Exception as error:  # a missing or malformed element of the waveform module

@@ -31,8 +31,9 @@ Skipped (the record is left out of the data set; a single file read by a user ra
 
 Repaired (the record is kept; the repair is counted, once per record):
 - `implausible_amplitude_removed`: samples beyond +-`max_amplitude_mv` (the feature extractor's field, 20 mV) are
-  physically impossible on the body surface (the tallest QRS complexes of ventricular hypertrophy reach ~5 mV): they are railed ADC values
-  (+-32767 at gain 200 is 164 mV), artefacts, or a broken gain, and are treated as missing samples (next rules).
+  physically impossible on the body surface (the tallest QRS complexes of ventricular hypertrophy reach ~5 mV): they
+  are railed ADC values (+-32767 at gain 200 is 164 mV), artefacts, or a broken gain, and are treated as missing
+  samples (next rules).
 - `non_finite_interpolated`: NaN / inf runs of at most `max_gap_seconds` are interpolated linearly (by the
   feature extractor).
 - `long_gap_lead_dropped`: a lead with a longer NaN / inf run (or no data at all) is zeroed and flagged absent in
@@ -60,7 +61,6 @@ from .feature_extraction_dbeta import (
     DBetaFeatureExtractor,
     canonical_lead_name,
 )
-
 
 DEFAULT_MAX_GAP_SECONDS = 0.5
 MAX_RECORD_SECONDS = 3600.0
@@ -190,7 +190,7 @@ def prepare_recording(
     rate = recording.sampling_rate
     if rate is None or not np.isfinite(rate) or not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
         raise BadRecord(
-            "unknown_sampling_rate", f"sampling rate {rate!r} Hz (expected {MIN_SAMPLING_RATE:g}-{MAX_SAMPLING_RATE:g})"
+            "unknown_sampling_rate", f"sampling rate {rate!r} Hz, not in {MIN_SAMPLING_RATE:g}-{MAX_SAMPLING_RATE:g}"
         )
     leads = standard_leads_of(recording, repairs)
     num_samples = len(next(iter(leads.values())))
@@ -218,7 +218,8 @@ def prepare_recording(
                 "implausible_amplitude",
                 f"every lead exceeds {max_amplitude_mv:g} mV (peak {peak:.3g}): wrong units or ADC gain in the file?",
             )
-        raise BadRecord("no_valid_lead", f"no lead holds signal ({', '.join(f'{n}: {w}' for n, w in dropped.items())})")
+        why = ", ".join(f"{name}: {reason}" for name, reason in dropped.items())
+        raise BadRecord("no_valid_lead", f"no lead holds signal ({why})")
 
     names = list(leads)
     try:
@@ -242,11 +243,11 @@ def clean_text(text, repairs: list[str]) -> str:
 
 
 __all__ = [
+    "DEFAULT_MAX_GAP_SECONDS",
+    "MAX_RECORD_SECONDS",
     "BadRecord",
     "Recording",
     "clean_text",
     "derive_limb_leads",
     "prepare_recording",
-    "DEFAULT_MAX_GAP_SECONDS",
-    "MAX_RECORD_SECONDS",
 ]

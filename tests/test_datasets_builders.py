@@ -25,7 +25,6 @@ from tests.ecg_fixtures import (
     write_ptb_xl,
 )
 
-
 EXTRACTOR = DBetaFeatureExtractor()
 
 
@@ -102,8 +101,9 @@ MIMIC_RECORDS = [
 ]
 KEPT_STUDIES = {40_000_000 + index for index in (0, 1, 2, 3, 4, 5, 6, 12)}
 EXPECTED_SKIPPED = {
-    "empty_report": 2,
+    "empty_report": 1,
     "missing_file": 1,
+    "no_report_row": 1,
     "truncated_signal": 1,
     "unknown_sampling_rate": 1,
     "unreadable_header": 2,
