@@ -227,7 +227,7 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
                     example = self._build_example(record, repairs)
                 except BadRecord as error:
                     skipped[error.reason] += 1
-                    logger.debug(f"Skipped a {split} record: {error}")
+                    logger.debug(f"Skipped a {split} record {describe_record(record)}: {error}")
                     continue
                 except Exception as error:  # never lose a build to one record; counted and logged with the record
                     skipped["unexpected_error"] += 1

@@ -33,7 +33,7 @@ Repaired (the record is kept; the repair is counted, once per record):
 - `implausible_amplitude_removed`: samples beyond +-`max_amplitude_mv` (the feature extractor's field, 20 mV) are
   physically impossible on the body surface (the tallest QRS complexes of ventricular hypertrophy reach ~5 mV): they
   are railed ADC values (+-32767 at gain 200 is 164 mV), artefacts, or a broken gain, and are treated as missing
-  samples (next rules).
+  samples (next rules); a lead with more than `max_gap_seconds` of them in total is dropped.
 - `non_finite_interpolated`: NaN / inf runs of at most `max_gap_seconds` are interpolated linearly (by the
   feature extractor).
 - `long_gap_lead_dropped`: a lead with a longer NaN / inf run (or no data at all) is zeroed and flagged absent in
@@ -147,7 +147,10 @@ def drop_invalid_samples_and_leads(
             _note(repairs, "implausible_amplitude_removed")
         missing = ~np.isfinite(samples)
         if missing.any():
-            if missing.all() or longest_run(missing) > max_gap_seconds * rate:
+            # Short implausible stretches between plausible ones (a lead in the wrong units crossing zero) would
+            # interpolate garbage: for those the limit applies to their total, for NaN runs to the longest.
+            too_many = implausible.sum() > max_gap_seconds * rate or longest_run(missing) > max_gap_seconds * rate
+            if missing.all() or too_many:
                 samples[:] = np.nan
                 dropped[name] = "amplitude" if implausible.any() else "gap"
                 _note(repairs, "long_gap_lead_dropped")
