@@ -47,7 +47,7 @@ class PTBXL(MERLTaskBuilder):
             "report": datasets.Value("string"),
         }
 
-    def _database_reports(self, data_dir) -> dict[int, str]:
+    def _read_tables(self, data_dir) -> dict[int, str]:
         """{ecg_id: free-text report} from `ptbxl_database.csv`; unreadable rows are counted in `bad_rows`."""
         database_path = find_table(data_dir, "ptbxl_database.csv")
         database = read_table(database_path, DATABASE_COLUMNS)
@@ -61,8 +61,7 @@ class PTBXL(MERLTaskBuilder):
             reports[ecg_id] = database.columns["report"][row]
         return reports
 
-    def _split_records(self, data_dir, frame):
-        reports = self._database_reports(data_dir)
+    def _split_records(self, data_dir, frame, reports):
         return [
             {
                 "path": str(path_inside(data_dir, row.filename_hr)),
