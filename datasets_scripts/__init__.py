@@ -12,6 +12,7 @@ from .mimic_iv_ecg import MimicIVECG
 from .physionet2021 import PhysioNet2021
 from .ptb_xl import PTBXL
 
+
 __all__ = [
     "CPSC2018",
     "ECG_BUILDERS",

@@ -30,6 +30,7 @@ from modeling_dbeta.recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recordi
 
 from .tables import BadRows
 
+
 logger = datasets.logging.get_logger(__name__)
 
 ECG_SHAPE = (len(STANDARD_LEADS), 5000)

@@ -22,6 +22,7 @@ from .builder import (
 )
 from .tables import find_table, read_table
 
+
 CLASS_NAMES = ["1dAVb", "RBBB", "LBBB", "SB", "AF", "ST"]
 SAMPLING_RATE = 400.0
 TRACINGS_FILE = "ecg_tracings.hdf5"

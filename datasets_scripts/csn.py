@@ -8,6 +8,7 @@ import datasets
 
 from .merl_tasks import MERLTaskBuilder
 
+
 RECORDS_FOLDER = "WFDBRecords"
 
 

@@ -14,6 +14,7 @@ from .physionet2021 import PhysioNet2021
 from .ptb_xl import PTBXL
 from .synthetic import SyntheticECG
 
+
 # Name -> builder. A new source is one entry here.
 ECG_BUILDERS: dict[str, type[datasets.DatasetBuilder]] = {
     "mimic-iv-ecg": MimicIVECG,

@@ -44,7 +44,6 @@ class MERLTaskBuilder(ECGBuilder):
 
     def _read_tables(self, data_dir: Path):
         """The source's own tables that `_split_records` needs, read once for all splits (none by default)."""
-        return None
 
     def _split_records(self, data_dir: Path, frame: pd.DataFrame, tables) -> list[dict]:
         """

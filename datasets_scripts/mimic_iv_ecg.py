@@ -30,6 +30,7 @@ from .builder import (
 from .splits import check_fraction, group_split
 from .tables import BadRows, find_table, parse_id, read_table
 
+
 logger = datasets.logging.get_logger(__name__)
 
 NUM_REPORT_COLUMNS = 18

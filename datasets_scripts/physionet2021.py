@@ -21,6 +21,7 @@ from .builder import (
 )
 from .splits import check_fraction, group_split
 
+
 # The challenge's scored classes, in the order of its `weights.csv`; "a|b" are codes it scores as one class.
 SCORED_CLASSES = {
     "164889003": "AF",

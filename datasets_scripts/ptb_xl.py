@@ -10,6 +10,7 @@ from .builder import ECGBuilderConfig, path_inside
 from .merl_tasks import MERLTaskBuilder
 from .tables import find_table, parse_id, read_table
 
+
 TASKS = ("super_class", "sub_class", "form", "rhythm")
 DATABASE_COLUMNS = ["ecg_id", "report"]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
+
 MERL_SPLIT_NAMES = {"train": "train", "validation": "val", "test": "test"}
 
 

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from modeling_dbeta import STANDARD_LEADS, join_statements
 
+
 SYNTHETIC_LABELS = (
     "normal ecg",
     "sinus rhythm",

@@ -29,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 GZIP_MAGIC = b"\x1f\x8b"
 BYTE_ORDER_MARKS = [  # longest first: UTF-32 LE starts with UTF-16 LE's mark
     (codecs.BOM_UTF32_LE, "utf-32"),

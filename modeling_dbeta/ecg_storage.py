@@ -14,6 +14,7 @@ whatever feeds the model (one non-finite sample in a batch makes the loss and ev
 import numpy as np
 import torch
 
+
 INT16_MAX = np.iinfo(np.int16).max
 
 

@@ -28,6 +28,7 @@ from .feature_extraction_dbeta import DBetaFeatureExtractor, canonical_lead_name
 from .recording import BadRecord, Recording, prepare_recording
 from .wfdb_reader import millivolts_per_unit, to_millivolts
 
+
 PARENTHESISED = re.compile(r"\(.*?\)")
 XML_AMPLITUDE_UNITS = {"MICROVOLTS": "uV", "MILLIVOLTS": "mV", "UVPERLSB": "uV", "MVPERLSB": "mV"}
 MUSE = "GE MUSE RestingECG"

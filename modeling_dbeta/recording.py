@@ -62,6 +62,7 @@ from .feature_extraction_dbeta import (
     canonical_lead_name,
 )
 
+
 DEFAULT_MAX_GAP_SECONDS = 0.5
 MAX_RECORD_SECONDS = 3600.0
 LIMB_LEADS_FROM_I_AND_II = {

@@ -27,6 +27,7 @@ from wfdb.io.header import rx_record, rx_signal
 
 from .recording import MAX_RECORD_SECONDS, BadRecord, Recording
 
+
 FORMAT_16_INVALID_SAMPLE = -32768  # WFDB's "no data" value for format 16, read as NaN (as wfdb does)
 DEFAULT_ADC_GAIN = 200.0  # WFDB's rule for a missing or zero gain
 MILLIVOLTS_PER_UNIT = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}

@@ -55,11 +55,19 @@ def drop_last_signal(header):
 @pytest.fixture(scope="module")
 def ptb_xl(tmp_path_factory):
     root = tmp_path_factory.mktemp("ptb-xl")
-    rows = {split: read_merl_split("ptbxl/super_class", "ptbxl_super_class", split, PTB_XL_METADATA)[0].iloc[0]
-            for split in ("train", "validation", "test")}
+    rows = {
+        split: read_merl_split("ptbxl/super_class", "ptbxl_super_class", split, PTB_XL_METADATA)[0].iloc[0]
+        for split in ("train", "validation", "test")
+    }
     records = [
-        {"ecg_id": int(row.ecg_id), "patient_id": row.patient_id, "strat_fold": row.strat_fold,
-         "report": "sinusrhythmus NON_UTF8", "signal": ecg_signal(int(row.ecg_id)), "scp_codes": {"NORM": 100.0}}
+        {
+            "ecg_id": int(row.ecg_id),
+            "patient_id": row.patient_id,
+            "strat_fold": row.strat_fold,
+            "report": "sinusrhythmus NON_UTF8",
+            "signal": ecg_signal(int(row.ecg_id)),
+            "scp_codes": {"NORM": 100.0},
+        }
         for row in rows.values()
     ]
     write_ptb_xl(root, records)
@@ -81,14 +89,16 @@ def test_ptb_xl_database_rows_are_counted_and_reports_repaired(ptb_xl):
 
 
 def test_skip_ptb_xl_header_stating_11_of_12_signals(ptb_xl):
-    rows, dataset = ptb_xl
+    _, dataset = ptb_xl
     assert "train" not in dataset  # its one record was skipped: the split is absent, not an error
     assert dataset["test"].info.bad_records["train"]["skipped"]["header_mismatch"] == 1
 
 
 # ---------------------------------------------------------------- CODE-test
 
-CODE_LABELS = np.array([[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1]])
+CODE_LABELS = np.array(
+    [[1, 0, 0, 0, 1, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1]]
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +126,7 @@ def code_test(tmp_path_factory):
     ],
 )
 def test_code_test_exams_are_judged_one_by_one(code_test, exam, outcome):
-    root, dataset = code_test
+    _, dataset = code_test
     rows = {row["exam_index"]: row for row in dataset.with_format("numpy")}
     info = dataset.info.bad_records["test"]
     assert info == {"skipped": {"bad_label": 2, "no_valid_lead": 1}, "repaired": {"long_gap_lead_dropped": 1}}
@@ -140,7 +150,9 @@ def into_directory(path):
 @pytest.mark.parametrize(
     "corrupt, message",
     [
-        pytest.param(lambda path: path.write_bytes(b""), "is not a readable HDF5 file", id="error-code_test_hdf5_zero_bytes"),
+        pytest.param(
+            lambda path: path.write_bytes(b""), "is not a readable HDF5 file", id="error-code_test_hdf5_zero_bytes"
+        ),
         pytest.param(cut_half, "is not a readable HDF5 file.*truncated", id="error-code_test_hdf5_cut_in_half"),
         pytest.param(into_directory, "which is a directory", id="error-code_test_hdf5_is_a_directory"),
     ],
@@ -164,7 +176,9 @@ def physionet(tmp_path_factory):
     source = root / "georgia" / "g1"
     for index, name in enumerate(["E00001", "E00002", "E00003", "E00004", "E00005"]):
         write_challenge_record(source, name, ecg_signal(index), STANDARD_LEADS, 500, dx_codes=["164889003"])
-    rewrite_header(source / "E00002.hea", lambda lines: [line if not line.startswith("#Dx") else "#Dx: " for line in lines])
+    rewrite_header(
+        source / "E00002.hea", lambda lines: [line if not line.startswith("#Dx") else "#Dx: " for line in lines]
+    )
     (source / "E00003.hea").unlink()
     (source / "E00003.hea").mkdir()
     drop_last_signal(source / "E00004.hea")
@@ -182,15 +196,17 @@ def physionet(tmp_path_factory):
     ],
 )
 def test_physionet2021_bad_records_are_counted(physionet, record, reason):
-    root, dataset = physionet
+    _, dataset = physionet
     assert record not in dataset["train"]["record_id"]
     assert dataset["train"].info.bad_records["train"]["skipped"] == {
-        "header_mismatch": 1, "missing_diagnosis": 1, "unreadable_header": 1
+        "header_mismatch": 1,
+        "missing_diagnosis": 1,
+        "unreadable_header": 1,
     }
 
 
 def test_accept_physionet2021_crlf_header_and_no_held_out_splits(physionet):
-    root, dataset = physionet
+    _, dataset = physionet
     assert set(dataset) == {"train"}
     rows = {row["record_id"]: row for row in dataset["train"].with_format("numpy")}
     assert sorted(rows) == ["E00001", "E00005"]

@@ -29,12 +29,12 @@ acceptance: read as meant), `error-` (a clear error naming the file and the fix,
 
 import csv
 import gzip
-from collections import Counter
 import importlib.util
 import io
 import logging
 import runpy
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -206,7 +206,9 @@ ROW_CASES = [  # (case, study index, its expected report; None: the study is abs
     pytest.param(DUPLICATE_MEASUREMENT, report(DUPLICATE_MEASUREMENT), id="skip-measurements_identical_duplicate_row"),
     pytest.param(10, None, id="skip-measurements_conflicting_duplicate_rows"),
     pytest.param(LATIN1, report(LATIN1), id="repair-measurements_latin1_byte"),
-    pytest.param(QUOTED, 'sinus rhythm 13, "rate" 60. normal ecg', id="accept-measurements_quoted_comma_and_line_break"),
+    pytest.param(
+        QUOTED, 'sinus rhythm 13, "rate" 60. normal ecg', id="accept-measurements_quoted_comma_and_line_break"
+    ),
 ]
 
 
@@ -380,8 +382,10 @@ def test_error_data_dir_is_a_file(plain_dir):
 
 # ---------------------------------------------------------------- splits
 
+
 @pytest.mark.parametrize(
-    "fraction", [pytest.param(1.0, id="error-validation_fraction_1"), pytest.param(-0.1, id="error-validation_fraction_negative")]
+    "fraction",
+    [pytest.param(1.0, id="error-validation_fraction_1"), pytest.param(-0.1, id="error-validation_fraction_negative")],
 )
 def test_held_out_fractions_are_checked_up_front(plain_dir, fraction):
     with pytest.raises(ValueError, match=r"`validation_fraction` must be a number in \[0, 1\)"):
@@ -423,7 +427,9 @@ def test_error_n3s_folder_that_is_no_dataset(tmp_path):
 
 
 def test_error_n3s_command_line_without_traceback(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["build_n3s_index.py", "--reports", str(tmp_path / "absent.csv"), "--output_dir", str(tmp_path)])
+    monkeypatch.setattr(
+        sys, "argv", ["build_n3s_index.py", "--reports", str(tmp_path / "absent.csv"), "--output_dir", str(tmp_path)]
+    )
     with pytest.raises(SystemExit, match=r"build_n3s_index.py: No reports at .*absent.csv: pass a text file"):
         runpy.run_path(str(BUILD_SCRIPT), run_name="__main__")
 
@@ -431,10 +437,16 @@ def test_error_n3s_command_line_without_traceback(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     "arguments, message",
     [
-        pytest.param(["code-test", "--data_dir", "/nonexistent"], "data directory /nonexistent does not exist",
-                     id="error-datasets_command_line_missing_data_dir"),
-        pytest.param(["mimic-iv-ecg", "--data_dir", ".", "--config", "validation_fraction=2"],
-                     r"`validation_fraction` must be a number in \[0, 1\)", id="error-datasets_command_line_bad_config"),
+        pytest.param(
+            ["code-test", "--data_dir", "/nonexistent"],
+            "data directory /nonexistent does not exist",
+            id="error-datasets_command_line_missing_data_dir",
+        ),
+        pytest.param(
+            ["mimic-iv-ecg", "--data_dir", ".", "--config", "validation_fraction=2"],
+            r"`validation_fraction` must be a number in \[0, 1\)",
+            id="error-datasets_command_line_bad_config",
+        ),
     ],
 )
 def test_datasets_command_line_errors_without_traceback(monkeypatch, arguments, message):

@@ -102,7 +102,7 @@ def replace_with_directory(suffix):
 
 
 def sparse_hour(header):
-    samples = int(3601 * 500)
+    samples = 3601 * 500
     rewrite_header(header, record_line(with_fields(f3=str(samples))))
     with open(header.with_suffix(".dat"), "r+b") as handle:
         handle.truncate(samples * 12 * 2)
@@ -129,20 +129,30 @@ def zero_lead(lead):
 def case(name, corrupt=None, signal=None, lead_names=None, skip=None, repairs=(), check=None):
     """One record: how it is written (`signal(seed)`, `lead_names`), corrupted (`corrupt(header)`), and judged."""
     return pytest.param(
-        {"corrupt": corrupt, "signal": signal, "lead_names": lead_names, "skip": skip, "repairs": set(repairs),
-         "check": check},
+        {
+            "corrupt": corrupt,
+            "signal": signal,
+            "lead_names": lead_names,
+            "skip": skip,
+            "repairs": set(repairs),
+            "check": check,
+        },
         id=name,
     )
 
 
 def lead_is_absent(name):
-    return lambda ecg, lead_mask: not lead_mask[STANDARD_LEADS.index(name)] and not ecg[STANDARD_LEADS.index(name)].any()
+    return lambda ecg, lead_mask: (
+        not lead_mask[STANDARD_LEADS.index(name)] and not ecg[STANDARD_LEADS.index(name)].any()
+    )
 
 
 def limb_leads_follow_einthoven(ecg, lead_mask):
     lead_i, lead_ii = ecg[0], ecg[1]
-    return lead_mask.all() and np.allclose(ecg[2], lead_ii - lead_i, atol=1e-5) and np.allclose(
-        ecg[5], lead_ii - lead_i / 2, atol=1e-5
+    return (
+        lead_mask.all()
+        and np.allclose(ecg[2], lead_ii - lead_i, atol=1e-5)
+        and np.allclose(ecg[5], lead_ii - lead_i / 2, atol=1e-5)
     )
 
 
@@ -370,7 +380,11 @@ def test_one_build_counts_every_case_and_keeps_the_rest(built):
 
 def test_int16_storage_never_holds_a_non_finite_value(mimic_dir, tmp_path, built):
     compact = load_ecg_dataset(
-        "mimic-iv-ecg", data_dir=mimic_dir, cache_dir=str(tmp_path), validation_fraction=0, storage="int16",
+        "mimic-iv-ecg",
+        data_dir=mimic_dir,
+        cache_dir=str(tmp_path),
+        validation_fraction=0,
+        storage="int16",
         split="train",
     ).with_format("numpy")
     decoded = dequantize_ecg(compact["ecg"], compact["ecg_scale"])

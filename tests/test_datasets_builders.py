@@ -25,6 +25,7 @@ from tests.ecg_fixtures import (
     write_ptb_xl,
 )
 
+
 EXTRACTOR = DBetaFeatureExtractor()
 
 
