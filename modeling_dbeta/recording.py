@@ -22,7 +22,7 @@ Skipped (the record is left out of the data set; a single file read by a user ra
 - `no_standard_leads`: none of the channels is one of the 12 standard leads.
 - `duplicate_leads`: a lead named twice with different samples (which one is right is unknown).
 - `implausible_amplitude`: every lead is lost to the amplitude rule below (wrong units, a broken gain).
-- `no_valid_lead`: every lead is empty, flat, or lost to the long-gap rule below.
+- `no_valid_lead`: every lead is empty, all zero, or lost to the long-gap rule below.
 - `too_short` / `too_long`: shorter than the feature extractor's minimum duration (1 s), or longer than
   `MAX_RECORD_SECONDS` (1 hour: the model reads 10 s, and reading days of signal could exhaust memory).
 - `invalid_signal`: any other signal the feature extractor refuses.
@@ -39,8 +39,9 @@ Repaired (the record is kept; the repair is counted, once per record):
 - `long_gap_lead_dropped`: a lead with a longer NaN / inf run (or no data at all) is zeroed and flagged absent in
   `lead_mask`; filling more than `max_gap_seconds` would invent signal, and the model is trained with random lead
   masking.
-- `flat_lead_dropped`: a lead whose samples are all equal (all zeros: a lead the device did not record) carries no
-  signal and is zeroed and flagged absent, not fed as a present flat line.
+- `flat_lead_dropped`: a lead whose samples are all zero (a lead the device did not record, as exports write it)
+  carries no signal and is flagged absent in `lead_mask`, not fed as a present flat line. (A lead constant at
+  another value is kept: it is no recording an export writes for a missing lead.)
 - `duplicate_lead_dropped`: a lead stored twice with the same samples (e.g. a rhythm-strip copy of II) is kept once.
 - `limb_leads_derived`: III, aVR, aVL, aVF absent (8-lead records: I, II, V1-V6, as GE MUSE stores them) or
   dropped by a rule above are derived from I and II (Einthoven, Goldberger), which are valid.
@@ -157,8 +158,7 @@ def drop_invalid_samples_and_leads(
                 _note(repairs, "long_gap_lead_dropped")
                 continue
             _note(repairs, "non_finite_interpolated")
-        finite = samples[~missing]
-        if finite.max() == finite.min():
+        if not samples[~missing].any():
             samples[:] = np.nan
             dropped[name] = "flat"
             _note(repairs, "flat_lead_dropped")
