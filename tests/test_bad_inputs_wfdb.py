@@ -80,6 +80,16 @@ def with_fields(**positions):
     return edit
 
 
+def signal_field(position, value):
+    """A corruption setting field `position` of every signal line (1: format, 2: gain(baseline)/units)."""
+    return lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, position, value)))
+
+
+def record_fields(**positions):
+    """A corruption setting fields of the record line (see `with_fields`)."""
+    return lambda header: rewrite_header(header, record_line(with_fields(**positions)))
+
+
 def drop_last_signal(header):
     rewrite_header(header, lambda lines: [with_fields(f1="11")(lines[0].split(" ")), *lines[1:-1]])
 
@@ -169,12 +179,12 @@ CASES = [
     case("skip-hea_states_11_signals_for_a_12_signal_dat", drop_last_signal, skip="header_mismatch"),
     case(
         "skip-hea_states_half_the_samples",
-        lambda header: rewrite_header(header, record_line(with_fields(f3="2500"))),
+        record_fields(f3="2500"),
         skip="header_mismatch",
     ),
     case(
         "skip-hea_states_format_212_for_format_16_data",
-        lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, 1, "212"))),
+        signal_field(1, "212"),
         skip="header_mismatch",
     ),
     case(
@@ -187,7 +197,7 @@ CASES = [
     ),
     case(
         "skip-record_line_declares_11_of_12_signal_lines",
-        lambda header: rewrite_header(header, record_line(with_fields(f1="11"))),
+        record_fields(f1="11"),
         skip="unreadable_header",
     ),
     case("skip-dat_cut_short", cut_dat(5000), skip="truncated_signal"),
@@ -202,17 +212,17 @@ CASES = [
     case("skip-dat_is_a_directory", replace_with_directory(".dat"), skip="unreadable_signal"),
     case(
         "skip-signal_file_outside_the_directory",
-        lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, 0, "../../out.dat"))),
+        signal_field(0, "../../out.dat"),
         skip="unreadable_header",
     ),
     case(
         "skip-sampling_rate_zero",
-        lambda header: rewrite_header(header, record_line(with_fields(f2="0"))),
+        record_fields(f2="0"),
         skip="unknown_sampling_rate",
     ),
     case(
         "skip-sampling_rate_negative",
-        lambda header: rewrite_header(header, record_line(with_fields(f2="-500"))),
+        record_fields(f2="-500"),
         skip="unknown_sampling_rate",
     ),
     case(
@@ -222,12 +232,12 @@ CASES = [
     ),
     case(
         "skip-adc_gain_1e-36",
-        lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, 2, "1e-36(0)/mV"))),
+        signal_field(2, "1e-36(0)/mV"),
         skip="implausible_amplitude",
     ),
     case(
         "skip-microvolts_written_as_millivolts",
-        lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, 2, "0.2(0)/mV"))),
+        signal_field(2, "0.2(0)/mV"),
         skip="implausible_amplitude",
     ),
     case("skip-every_lead_zero", signal=lambda seed: np.zeros((5000, 12)), skip="no_valid_lead"),
@@ -285,7 +295,7 @@ CASES = [
     ),
     case(
         "accept-units_in_volts",
-        lambda header: rewrite_header(header, signal_lines(lambda line: set_signal_field(line, 2, "200000(0)/V"))),
+        signal_field(2, "200000(0)/V"),
         check=same_as_plain_record,
     ),
     case(
