@@ -323,10 +323,3 @@ def set_signal_field(line: str, position: int, value: str) -> str:
     fields = line.split(" ")
     fields[position] = value
     return " ".join(fields)
-
-
-def write_mimic_tables(root: Path, record_rows: list[dict], measurement_rows: list[dict]) -> Path:
-    """MIMIC-IV-ECG's `record_list.csv` and `machine_measurements.csv` from rows (as `write_mimic_iv_ecg` writes)."""
-    pd.DataFrame(record_rows).to_csv(root / "record_list.csv", index=False)
-    pd.DataFrame(measurement_rows).to_csv(root / "machine_measurements.csv", index=False)
-    return root
