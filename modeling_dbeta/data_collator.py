@@ -13,7 +13,7 @@ from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBas
 
 from transformers.utils import logging
 
-from .ecg_storage import dequantize_ecg
+from .ecg_storage import dequantize_ecg, require_finite_ecg
 from .n3s import N3SIndex
 
 
@@ -109,13 +109,7 @@ class DataCollatorForDBetaPretraining:
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
-        non_finite = ~torch.isfinite(ecg).flatten(1).all(dim=1)
-        if non_finite.any():
-            raise ValueError(
-                f"{int(non_finite.sum())} of the {len(examples)} ECGs of a batch hold NaN or inf values. The data set "
-                "builders never let them through: prepare the data set again (`python -m datasets_scripts <name> "
-                "--force`), or run the recordings through `DBetaFeatureExtractor`, which repairs or masks them."
-            )
+        require_finite_ecg(ecg, f"A batch of {len(examples)} pretraining ECGs")
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
 
