@@ -30,31 +30,23 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None):
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
-def seconds_per_call(work: Callable[[], None], repeats: int) -> float:
-    """The fastest of `repeats` timed calls after one untimed warm-up call (the least disturbed measurement)."""
-    work()
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
-
-
-def measure_cpu_precision(work: Callable[[], None], repeats: int = 2) -> tuple[torch.dtype | None, dict]:
+def measure_cpu_precision(work: Callable[[], None], repeats: int = 3) -> tuple[torch.dtype | None, dict]:
     """
     Time `work` (a step of the caller's own workload; it must leave no trace, e.g. run under
-    `torch.random.fork_rng`) in fp32 and under CPU bf16 autocast. Returns the chosen autocast dtype (`None` = fp32)
-    and the timings.
+    `torch.random.fork_rng`) in fp32 and under CPU bf16 autocast, alternating between the two so that a change in the
+    machine's load hits both, and keeping each one's fastest call (the least disturbed). Returns the chosen autocast
+    dtype (`None` = fp32) and the timings.
     """
     device = torch.device("cpu")
-    timings = {}
-    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
-        def timed():
+    candidates = {"fp32": None, "bf16": torch.bfloat16}
+    timings = dict.fromkeys(candidates, float("inf"))
+    for round_index in range(repeats + 1):
+        for name, dtype in candidates.items():
+            start = time.perf_counter()
             with autocast_context(device, dtype):
                 work()
-
-        timings[name] = seconds_per_call(timed, repeats)
+            if round_index > 0:  # the first round warms up (kernel selection, allocations)
+                timings[name] = min(timings[name], time.perf_counter() - start)
     choice = torch.bfloat16 if timings["fp32"] > REQUIRED_SPEEDUP * timings["bf16"] else None
     return choice, timings
 
@@ -87,4 +79,4 @@ def resolve_precision(
     return choice
 
 
-__all__ = ["PRECISIONS", "autocast_context", "measure_cpu_precision", "resolve_precision", "seconds_per_call"]
+__all__ = ["PRECISIONS", "autocast_context", "measure_cpu_precision", "resolve_precision"]

@@ -45,8 +45,9 @@ def recorded_precision(checkpoint: str | None) -> str | None:
         return None
     record = json.loads(state_path.read_text()).get("stateful_callbacks", {}).get(RunPrecision.__name__)
     return record["args"]["precision"] if record else None
-# Examples in the batch that `precision="auto"` times on a CPU: enough for the matmuls to take their real shapes.
-PRECISION_PROBE_BATCH_SIZE = 16
+# At most this many examples of the training batch are timed by `precision="auto"` on a CPU: the batch itself where
+# it is small (the matmuls keep their real shapes), a bounded cost where it is large (the paper's 128).
+PRECISION_PROBE_BATCH_SIZE = 32
 
 
 @dataclass
@@ -187,16 +188,16 @@ def choose_precision(args: "DBetaTrainingArguments", model, data_collator, train
         return
     work = None
     if args.precision == "auto" and args.device.type == "cpu" and model is not None and train_dataset is not None:
-        work = training_step_probe(model, data_collator, train_dataset)
+        work = training_step_probe(model, data_collator, train_dataset, args.per_device_train_batch_size)
     if resolve_precision(args.precision, args.device, work, what="training") is not None:
         # What `TrainingArguments.__post_init__` derives from `bf16`; the accelerator reads `mixed_precision`.
         args.bf16, args.mixed_precision = True, "bf16"
 
 
-def training_step_probe(model, data_collator, train_dataset):
+def training_step_probe(model, data_collator, train_dataset, batch_size: int = PRECISION_PROBE_BATCH_SIZE):
     """One forward and backward pass of `model` on the first training examples, leaving no trace behind."""
     examples = []
-    for index in range(min(PRECISION_PROBE_BATCH_SIZE, len(train_dataset))):
+    for index in range(min(batch_size, PRECISION_PROBE_BATCH_SIZE, len(train_dataset))):
         if (example := train_dataset[index]) is not None:
             examples.append(example)
     with torch.random.fork_rng(devices=[]):
