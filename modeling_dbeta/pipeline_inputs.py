@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 
 from .feature_extraction_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
-from .hospital_exports import read_hospital_ecg
+from .hospital_exports import read_hospital_ecg, require_readable_file
 from .recording import BadRecord, Recording, prepare_recording
 from .wfdb_reader import read_wfdb
 
@@ -95,28 +95,35 @@ def wfdb_header(path: Path) -> Path | None:
 
 
 def load_ecg(
-    ecg, feature_extractor: DBetaFeatureExtractor, sampling_rate: float | None = None, lead_names=None
+    ecg,
+    feature_extractor: DBetaFeatureExtractor,
+    sampling_rate: float | None = None,
+    lead_names=None,
+    repairs: list[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     One pipeline input as the model's input: `(feature_size, num_samples)` float32 and the `(feature_size,)` lead
     presence flags. `sampling_rate` and `lead_names` describe arrays and sample tables (the standard lead order by
-    default); the other formats state their own. Raises `BadRecord` for a recording the data sets would skip and
-    `ValueError` for input that is not an ECG.
+    default); the other formats state their own. The repairs the data rules made (e.g. `limb_leads_derived`) are
+    appended to `repairs`. Raises `BadRecord` for a recording the data sets would skip and `ValueError` for input
+    that is not an ECG.
     """
+    repairs = [] if repairs is None else repairs
     if isinstance(ecg, (str, os.PathLike)):
         path = Path(ecg)
         header = wfdb_header(path)
         if header is not None:
             recording = read_wfdb(header)
-        elif not path.is_file():
-            raise BadRecord("missing_file", f"{path} does not exist")
-        elif path.suffix.lower() in SAMPLE_TABLE_SUFFIXES:
-            recording = read_sample_table(path, sampling_rate, lead_names)
-        elif path.suffix.lower() in HOSPITAL_EXPORT_SUFFIXES or pydicom.misc.is_dicom(path):
-            exported = read_hospital_ecg(path, feature_extractor)
-            return exported.ecg, exported.lead_mask
         else:
-            raise ValueError(f"{path}: not an ECG file the pipelines read; expected {FILE_FORMATS}.")
+            require_readable_file(path, "recording")
+            suffix = path.suffix.lower()
+            if suffix in HOSPITAL_EXPORT_SUFFIXES or suffix not in SAMPLE_TABLE_SUFFIXES and pydicom.misc.is_dicom(path):
+                exported = read_hospital_ecg(path, feature_extractor)
+                repairs.extend(exported.repairs)
+                return exported.ecg, exported.lead_mask
+            if suffix not in SAMPLE_TABLE_SUFFIXES:
+                raise ValueError(f"{path}: not an ECG file the pipelines read; expected {FILE_FORMATS}.")
+            recording = read_sample_table(path, sampling_rate, lead_names)
         source = str(path)
     elif isinstance(ecg, Recording):
         recording, source = ecg, "the recording"
@@ -125,11 +132,11 @@ def load_ecg(
     else:
         raise ValueError(f"Cannot read an ECG from a {type(ecg).__name__}: pass a file path ({FILE_FORMATS}) or an array.")
     try:
-        return prepare_recording(recording, feature_extractor, repairs=[])
+        return prepare_recording(recording, feature_extractor, repairs)
     except BadRecord as error:
-        if source in str(error):
+        if source in error.message:
             raise
-        raise BadRecord(error.reason, f"{source}: {str(error).removeprefix(error.reason + ': ')}") from None
+        raise BadRecord(error.reason, f"{source}: {error.message}") from None
 
 
 __all__ = ["FILE_FORMATS", "load_ecg", "read_sample_table", "recording_from_array", "wfdb_header"]

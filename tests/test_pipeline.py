@@ -22,6 +22,7 @@ from modeling_dbeta import (
     DBetaProcessor,
     ECGFeatureExtractionPipeline,
     ZeroShotECGClassificationPipeline,
+    lead_mask_from_names,
 )
 from modeling_dbeta.evaluation import resolve_similarity, similarity_scores
 from modeling_dbeta.losses import ecg_text_sigmoid_loss
@@ -79,9 +80,9 @@ def test_checkpoints_list_their_pipelines_and_carry_the_code(tmp_path):
     assert list(json.loads((tmp_path / "classifier" / "config.json").read_text())["custom_pipelines"]) == [FEATURES]
 
 
-def expected_logits(model, processor, ecg_values, texts):
+def expected_logits(model, processor, ecg_values, texts, lead_mask=None):
     with torch.no_grad():
-        ecg = model.get_ecg_features(ecg_values).pooler_output
+        ecg = model.get_ecg_features(ecg_values, lead_mask).pooler_output
         encoded = processor(text=texts, return_tensors="pt")
         text = model.get_text_features(encoded["input_ids"], encoded["attention_mask"]).pooler_output
     if model.config.ets_loss_type == "siglip":
@@ -184,7 +185,7 @@ def test_dicom_scores_as_its_samples_do(classifier):
     assert from_file == from_array
 
 
-def test_batches_and_lead_subsets(classifier, one_ecg_in_every_format):
+def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_format):
     signal, _, files = one_ecg_in_every_format
     ecgs = [DICOM_ECG, files["wfdb"], files["muse"]]
     singles = [classifier(ecg, candidate_labels=LABELS) for ecg in ecgs]
@@ -195,11 +196,18 @@ def test_batches_and_lead_subsets(classifier, one_ecg_in_every_format):
     stacked = np.stack([signal.T, signal.T[::-1]])  # (batch, leads, samples)
     assert len(classifier(stacked, candidate_labels=LABELS, sampling_rate=250)) == 2
 
+    # A lead subset is the evaluation's: the prepared ECG with the other leads zeroed (`lead_mask_from_names`).
+    # (Not the same as zeroing them in the input: the readers then derive III, aVR, aVL, aVF from I and II.)
     subset = ["I", "II", "V2"]
-    zeroed = signal.copy()
-    zeroed[:, [i for i, lead in enumerate(STANDARD_LEADS) if lead not in subset]] = 0.0
     with_subset = classifier(signal, candidate_labels=LABELS, sampling_rate=250, leads=subset)
-    assert with_subset == classifier(zeroed, candidate_labels=LABELS, sampling_rate=250)
+    ecg_values = classifier.preprocess(signal, candidate_labels=LABELS, sampling_rate=250)["ecg_values"]
+    logits = expected_logits(
+        checkpoint[1], DBetaProcessor.from_pretrained(checkpoint[0]), ecg_values, LABELS, lead_mask_from_names(subset)
+    )[0]
+    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist()))
+    assert [entry["label"] for entry in with_subset] == sorted(LABELS, key=lambda label: -expected[label])
+    for entry in with_subset:
+        assert entry["score"] == pytest.approx(expected[entry["label"]], abs=1e-6)
     assert with_subset == classifier(signal, candidate_labels=LABELS, sampling_rate=250, leads="i, II ,v2")
     assert with_subset != classifier(signal, candidate_labels=LABELS, sampling_rate=250)
 
@@ -210,6 +218,11 @@ def test_bad_input_gets_the_readers_errors(classifier, tmp_path):
         classifier(str(tmp_path / "absent.dcm"), **labels)
     with pytest.raises(BadRecord, match="too_short: the array: 100 samples at 500 Hz"):
         classifier(np.zeros((100, 12)), sampling_rate=500, **labels)
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(BadRecord, match=r"unreadable_file: .*empty.csv is empty \(0 bytes\)"):
+        classifier(tmp_path / "empty.csv", sampling_rate=500, **labels)
+    with pytest.raises(BadRecord, match="missing_file: .*absent.hea does not exist"):
+        classifier(tmp_path / "absent.hea", **labels)
     (tmp_path / "notes.txt").write_text("not an ecg")
     with pytest.raises(ValueError, match=r"notes.txt: not an ECG file .* WFDB record \(.hea\), a DICOM"):
         classifier(tmp_path / "notes.txt", **labels)
