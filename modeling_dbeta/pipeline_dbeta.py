@@ -70,15 +70,24 @@ class ECGPipeline(Pipeline):
         return {name: kwargs[name] for name in ("sampling_rate", "lead_names", "leads") if name in kwargs}
 
     def _prepare_ecg(self, ecg, sampling_rate=None, lead_names=None, leads=None) -> dict:
-        """`ecg_values` (1, leads, samples) in the model's dtype and the `lead_mask` (1, leads) of `leads`."""
+        """
+        `ecg_values` (1, leads, samples) in the model's dtype, the `lead_mask` (1, leads) of `leads`, and what the
+        readers found: `lead_presence` (1, leads) (False for a lead the recording lacks, zeroed) and `repairs`.
+        """
         feature_extractor = self.feature_extractor
-        values, _ = load_ecg(ecg, feature_extractor, sampling_rate, lead_names)
+        repairs = []
+        values, present = load_ecg(ecg, feature_extractor, sampling_rate, lead_names, repairs)
         lead_mask = torch.ones(1, feature_extractor.feature_size)
         if leads is not None:
             names = [name.strip() for name in leads.split(",")] if isinstance(leads, str) else list(leads)
             lead_mask.zero_()
             lead_mask[0, lead_indices(names, feature_extractor.standard_leads)] = 1.0
-        return {"ecg_values": torch.from_numpy(values)[None].to(self.dtype), "lead_mask": lead_mask}
+        return {
+            "ecg_values": torch.from_numpy(values)[None].to(self.dtype),
+            "lead_mask": lead_mask,
+            "lead_presence": torch.from_numpy(np.asarray(present, dtype=bool))[None],
+            "repairs": repairs,
+        }
 
 
 class ZeroShotECGClassificationPipeline(ECGPipeline):
@@ -165,16 +174,21 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
         inputs["hypotheses"] = [hypothesis_template.format(label) for label in labels]
         return inputs
 
-    def text_features(self, texts: list[str]) -> torch.Tensor:
-        """The unimodal text features of `texts` `(len(texts), hidden)`, each text encoded once (see the class)."""
-        missing = list(dict.fromkeys(text for text in texts if text not in self._text_features))
-        batches = range(0, len(missing), TEXT_BATCH_SIZE)
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """The unimodal text features of `texts` `(len(texts), hidden)`, in batches of `TEXT_BATCH_SIZE`, uncached."""
+        batches = range(0, len(texts), TEXT_BATCH_SIZE)
+        chunks = []
         with torch.no_grad():
             for start in tqdm(batches, desc="Text features", unit="batch", disable=len(batches) < 10):
-                chunk = missing[start : start + TEXT_BATCH_SIZE]
-                encoded = self.processor(text=chunk, return_tensors="pt").to(self.device)
-                features = self.model.get_text_features(encoded["input_ids"], encoded["attention_mask"]).pooler_output
-                self._text_features.update(zip(chunk, features))
+                encoded = self.processor(text=texts[start : start + TEXT_BATCH_SIZE], return_tensors="pt").to(self.device)
+                chunks.append(self.model.get_text_features(encoded["input_ids"], encoded["attention_mask"]).pooler_output)
+        return torch.cat(chunks) if chunks else torch.empty(0, self.model.config.fusion_hidden_size, device=self.device)
+
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        """`encode_texts(texts)`, each text encoded once over calls (see the class)."""
+        missing = list(dict.fromkeys(text for text in texts if text not in self._text_features))
+        if missing:
+            self._text_features.update(zip(missing, self.encode_texts(missing)))
         for text in texts:
             self._text_features.move_to_end(text)
         while len(self._text_features) > max(MAX_CACHED_TEXTS, len(texts)):
@@ -186,13 +200,17 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
         if isinstance(hypotheses[0], list):  # a batch: one list per ECG, all the same within a call
             hypotheses = hypotheses[0]
         ecg_features = self.model.get_ecg_features(model_inputs["ecg_values"], model_inputs["lead_mask"]).pooler_output
-        logits = ets_logits(
-            ecg_features,
-            self.text_features(hypotheses),
-            getattr(self.model, "logit_scale", None),
-            getattr(self.model, "logit_bias", None),
+        return {
+            "logits": self.logits(ecg_features, self.text_features(hypotheses)),
+            "candidate_labels": model_inputs["candidate_labels"],
+            "ecg_features": ecg_features,
+        }
+
+    def logits(self, ecg_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        """This model's `ets_logits` `(num_ecgs, num_texts)`; their sigmoids are the scores (see the class)."""
+        return ets_logits(
+            ecg_features, text_features, getattr(self.model, "logit_scale", None), getattr(self.model, "logit_bias", None)
         )
-        return {"logits": logits, "candidate_labels": model_inputs["candidate_labels"]}
 
     def postprocess(self, model_outputs, top_k=None):
         scores = torch.sigmoid(model_outputs["logits"][0]).tolist()

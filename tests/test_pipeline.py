@@ -324,3 +324,15 @@ def test_pipeline_from_a_checkpoint_folder_without_the_package(tmp_path):
         features = model.get_ecg_features(local.preprocess(DICOM_ECG, candidate_labels=LABELS)["ecg_values"])
     np.testing.assert_allclose(remote["features"], features.pooler_output[0].numpy(), atol=1e-6)
     assert isinstance(local, ZeroShotECGClassificationPipeline)
+
+
+def test_preprocess_reports_what_the_readers_repaired(classifier, tmp_path):
+    signal = ecg_signal(5)  # (5000, 12) at 500 Hz
+    kept = [name for name in STANDARD_LEADS if name not in ("III", "aVR", "aVL", "aVF", "V3")]
+    header = write_wfdb_record(tmp_path, "seven", signal[:, [STANDARD_LEADS.index(n) for n in kept]], kept, 500, gain=1000)
+    inputs = classifier.preprocess(header, candidate_labels=LABELS)
+    presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist()))
+    assert {name for name, present in presence.items() if not present} == {"V3"}
+    assert set(inputs["repairs"]) == {"limb_leads_derived", "missing_leads_zeroed"}
+    assert inputs["ecg_values"][0, STANDARD_LEADS.index("V3")].abs().max() == 0
+    assert classifier.preprocess(DICOM_ECG, candidate_labels=LABELS)["repairs"] == []
