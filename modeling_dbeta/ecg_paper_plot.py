@@ -21,7 +21,7 @@ RHYTHM_LEAD = "II"
 ROW_HEIGHT_MV = 3.0
 CALIBRATION_SECONDS = 0.2
 MARGIN_SECONDS = 0.4  # room for the calibration pulse before t = 0
-GRID_COLOUR, TRACE_COLOUR, ABSENT_COLOUR = "#f4a6a6", "black", "#9a9a9a"
+GRID_COLOUR, TRACE_COLOUR, NOTED_COLOUR = "#f4a6a6", "black", "#9a9a9a"
 
 
 def row_baseline(row: int) -> float:
@@ -30,15 +30,16 @@ def row_baseline(row: int) -> float:
 
 
 def plot_ecg_paper(
-    ecg: np.ndarray, sampling_rate: float, lead_names, absent_leads=(), title: str | None = None, dpi: int = 100
+    ecg: np.ndarray, sampling_rate: float, lead_names, lead_notes=None, title: str | None = None, dpi: int = 100
 ) -> Figure:
     """
     `ecg` `(leads, samples)` in mV, its channels named by `lead_names` (the 12 standard leads in any order), as an
-    ECG printout at true scale (one figure inch is 25.4 mm of paper at `dpi`). Leads in `absent_leads` (not recorded
-    or masked) are drawn grey and labelled so. Returns a matplotlib `Figure` (not attached to pyplot, so a server
+    ECG printout at true scale (one figure inch is 25.4 mm of paper at `dpi`). Leads in `lead_notes` ({lead: note},
+    e.g. {"V3": "absent"} for a lead not recorded, "masked" for one left out) are drawn grey, their note in the label. Returns a matplotlib `Figure` (not attached to pyplot, so a server
     can draw from several threads).
     """
     ecg = np.asarray(ecg, dtype=np.float64)
+    lead_notes = lead_notes or {}
     leads = dict(zip(lead_names, ecg, strict=True))
     duration = ecg.shape[1] / sampling_rate
     column_seconds = duration / len(LAYOUT[0])
@@ -73,12 +74,11 @@ def plot_ecg_paper(
         axes.plot(pulse_x, [baseline, baseline + 1.0, baseline + 1.0, baseline], color=TRACE_COLOUR, linewidth=0.8)
         for name, start, end in segments:
             window = (time >= start) & (time < end)
-            absent = name in absent_leads
+            note = lead_notes.get(name)
             line_label = f"{name} (rhythm)" if len(segments) == 1 else name
-            axes.plot(time[window], baseline + leads[name][window], color=ABSENT_COLOUR if absent else TRACE_COLOUR,
-                      linewidth=0.7, label=line_label)
-            axes.text(start + 0.05, baseline + 0.8, f"{name} (absent)" if absent else name, fontsize=9,
-                      color=ABSENT_COLOUR if absent else TRACE_COLOUR)
+            colour = TRACE_COLOUR if note is None else NOTED_COLOUR
+            axes.plot(time[window], baseline + leads[name][window], color=colour, linewidth=0.7, label=line_label)
+            axes.text(start + 0.05, baseline + 0.8, name if note is None else f"{name} ({note})", fontsize=9, color=colour)
             if start > 0:  # the column break, as printed
                 axes.plot([start, start], [baseline - 0.3, baseline + 0.3], color=TRACE_COLOUR, linewidth=0.8)
     bottom = -num_rows * ROW_HEIGHT_MV + 0.2

@@ -27,7 +27,7 @@ def test_each_lead_shows_its_own_window_of_the_same_ten_seconds():
     rng = np.random.default_rng(0)
     ecg = rng.normal(0, 0.3, (12, 5000))
     order = rng.permutation(12)  # leads passed in another order: placed by name
-    figure = plot_ecg_paper(ecg[order], 500, [STANDARD_LEADS[i] for i in order], absent_leads={"V3"})
+    figure = plot_ecg_paper(ecg[order], 500, [STANDARD_LEADS[i] for i in order], lead_notes={"V3": "absent"})
     lines = {line.get_label(): line for line in figure.axes[0].lines if not line.get_label().startswith("_")}
     assert len(lines) == 13
     time = np.arange(5000) / 500
