@@ -206,6 +206,7 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
             "ecg_features": ecg_features,
         }
 
+    @torch.no_grad()
     def logits(self, ecg_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
         """This model's `ets_logits` `(num_ecgs, num_texts)`; their sigmoids are the scores (see the class)."""
         return ets_logits(
