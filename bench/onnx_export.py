@@ -34,7 +34,7 @@ def size_overrides(size: str, custom: str | None) -> dict:
     if size == "paper":
         return {}
     if size == "demo":
-        return json.loads(DEMO_CONFIG.read_text())["config_overrides"]
+        custom = json.dumps(json.loads(DEMO_CONFIG.read_text())["config_overrides"])
     return config_field_overrides(DBetaConfig, custom)
 
 
