@@ -243,7 +243,7 @@ def build_app(session: ModelSession, examples: list[list[str]]) -> gr.Blocks:
         def run_on_new_file(*values):  # an upload or a picked example; clearing the file clears the results
             return run(*values) if values[0] else (None, None, None, "")
 
-        def show_loading(progress=gr.Progress()):
+        def show_loading(progress=gr.Progress()):  # noqa: B008 (Gradio finds its progress tracker in the signature)
             while not session.finished(timeout=0.25):
                 progress(*session.progress)
             return session.status()

@@ -58,12 +58,12 @@ def bench_size(config: DBetaConfig, batch_sizes, repeats: int) -> dict:
             ecg_values = torch.randn(batch_size, config.num_leads, config.num_samples)
             inputs = {"ecg_values": ecg_values.numpy()}
 
-            def pytorch():
+            def pytorch(ecg_values=ecg_values):
                 with torch.inference_mode():
                     encoder(ecg_values)
 
             pytorch_seconds = time_calls(pytorch, repeats, torch.device("cpu"))
-            onnx_seconds = time_calls(lambda: session.run(None, inputs), repeats, torch.device("cpu"))
+            onnx_seconds = time_calls(lambda inputs=inputs: session.run(None, inputs), repeats, torch.device("cpu"))
             entry = {
                 "batch_size": batch_size,
                 "pytorch_ecgs_per_second": batch_size / pytorch_seconds,

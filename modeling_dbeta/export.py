@@ -163,7 +163,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
     results = export_checkpoint(args.model_name_or_path, args.output_dir, args.tolerance)
-    for file_name, result in results.items():
+    for result in results.values():
         print(f"{result['path']}: onnxruntime matches PyTorch to {result['max_abs_difference']:.2g}")
 
 
