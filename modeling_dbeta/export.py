@@ -76,7 +76,7 @@ def load_for_export(model_name_or_path) -> dict[str, tuple[nn.Module, str]]:
             CLASSIFIER_FILE: (ClassifierForExport(classifier).eval(), "logits"),
         }
     # Any other D-BETA checkpoint (pretraining, base model, ECG tower): its ECG tower, the text side left unloaded.
-    return {ENCODER_FILE: (ECGEncoderForExport(DBetaECGModel.from_pretrained(model_name_or_path).eval()), "ecg_features")}
+    return {ENCODER_FILE: (ECGEncoderForExport(DBetaECGModel.from_pretrained(model_name_or_path)).eval(), "ecg_features")}
 
 
 def input_metadata(config: DBetaConfig, feature_extractor: DBetaFeatureExtractor) -> dict[str, str]:
