@@ -60,6 +60,13 @@ class ECGPipeline(Pipeline):
     `"I,II,V2"`) and zeroes the others, as the paper's reduced-lead evaluations do.
     """
 
+    # What `pipeline(...)` loads beside the model; each task turns on what it needs.
+    _load_processor = False
+    _load_tokenizer = False
+    _load_feature_extractor = False
+    _load_image_processor = False
+    _load_video_processor = False
+
     def __call__(self, ecg, **kwargs):
         if isinstance(ecg, np.ndarray) and ecg.ndim == 3 or isinstance(ecg, tuple):
             ecg = list(ecg)
@@ -111,14 +118,11 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
     the cosine in SigLIP's).
 
     Text features are cached per text (the labels of the last calls, up to `MAX_CACHED_TEXTS` texts), so scoring
-    many ECGs against one set of labels, or a bank of reports, encodes each text once.
+    many ECGs against one set of labels encodes each label once; `encode_texts` and `logits` score other texts
+    (e.g. a bank of reports) the same way.
     """
 
-    _load_processor = True
-    _load_tokenizer = False
-    _load_feature_extractor = False
-    _load_image_processor = False
-    _load_video_processor = False
+    _load_processor = True  # the tokenizer and the feature extractor, as DBetaProcessor
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -231,11 +235,7 @@ class ECGFeatureExtractionPipeline(ECGPipeline):
     `pool=False` gives the projected token states `(num_tokens, hidden)` they are pooled from instead.
     """
 
-    _load_processor = False
-    _load_tokenizer = False
-    _load_feature_extractor = True
-    _load_image_processor = False
-    _load_video_processor = False
+    _load_feature_extractor = True  # ECGs only
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
