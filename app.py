@@ -209,7 +209,7 @@ def analyse(session: ModelSession, files, labels_text, template, leads, sampling
 
 
 def build_app(session: ModelSession, examples: list[list[str]]) -> gr.Blocks:
-    with gr.Blocks(title="D-BETA: zero-shot ECG classification") as app:
+    with gr.Blocks(title="D-BETA: zero-shot ECG classification", analytics_enabled=False) as app:  # no network
         gr.Markdown(
             "# D-BETA: ECG + report foundation model\n"
             f"Upload {FILE_FORMATS} (a WFDB record: the `.hea` with its signal file). Scores are the model's "
