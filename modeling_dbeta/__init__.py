@@ -22,6 +22,7 @@ from .modeling_dbeta import (
     lead_mask_from_names,
 )
 from .hospital_exports import ExportedECG, read_dicom_ecg, read_ge_xml, read_hospital_ecg
+from .pipeline_dbeta import ECGFeatureExtractionPipeline, ZeroShotECGClassificationPipeline, register_pipelines
 from .processing_dbeta import DBetaProcessor
 from .recording import BadRecord, Recording, prepare_recording
 from .text_normalization import join_statements, normalize_report
@@ -45,6 +46,9 @@ DBetaForECGClassification.register_for_auto_class("AutoModelForAudioClassificati
 DBetaFeatureExtractor.register_for_auto_class("AutoFeatureExtractor")
 DBetaProcessor.register_for_auto_class("AutoProcessor")
 
+# pipeline("zero-shot-ecg-classification") and pipeline("ecg-feature-extraction").
+register_pipelines()
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -64,6 +68,8 @@ __all__ = [
     "DBetaPreTrainedModel",
     "DBetaFeatureExtractor",
     "DBetaProcessor",
+    "ECGFeatureExtractionPipeline",
+    "ZeroShotECGClassificationPipeline",
     "STANDARD_LEADS",
     "apply_lead_mask",
     "canonical_lead_name",

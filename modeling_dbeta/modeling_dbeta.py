@@ -588,6 +588,10 @@ class DBetaPreTrainedModel(PreTrainedModel):
         # checkpoint this model came from (e.g. a pretraining head's) would no longer be true, so start afresh.
         if self._auto_class is not None:
             self.config.auto_map = {"AutoModel": f"modeling_dbeta.{self.auto_base_model}"}
+            # The pipelines travel with every checkpoint: listed here, their file copied as one of this file's imports.
+            from .pipeline_dbeta import checkpoint_pipelines
+
+            self.config.custom_pipelines = checkpoint_pipelines(self)
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod

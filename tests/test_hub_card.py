@@ -14,9 +14,10 @@ from modeling_dbeta.hub import build_model_card, check_model_folder, count_param
 
 
 SAVED_FILES = [
-    "config.json", "configuration_dbeta.py", "feature_extraction_dbeta.py", "losses.py", "model.safetensors",
-    "modeling_dbeta.py", "processing_dbeta.py", "processor_config.json", "text_normalization.py", "tokenizer.json",
-    "tokenizer_config.json",
+    "config.json", "configuration_dbeta.py", "feature_extraction_dbeta.py", "hospital_exports.py", "losses.py",
+    "model.safetensors", "modeling_dbeta.py", "pipeline_dbeta.py", "pipeline_inputs.py", "processing_dbeta.py",
+    "processor_config.json", "recording.py", "text_normalization.py", "tokenizer.json", "tokenizer_config.json",
+    "wfdb_reader.py",
 ]
 
 
