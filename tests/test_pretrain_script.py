@@ -141,6 +141,10 @@ def test_one_process_run_saves_a_loadable_model(tmp_path, text_encoder):
     assert DBetaForPreTraining.from_pretrained(out).config.num_hidden_layers == 1
     assert DBetaProcessor.from_pretrained(out).tokenizer.mask_token == "<extra_id_0>"
     assert (out / "n3s" / "candidates.safetensors").is_file()
+    from modeling_dbeta.report_bank import load_report_bank
+
+    bank = load_report_bank(out)  # the app's report bank: the distinct training reports
+    assert bank and len(bank) == len(set(bank))
     assert (out / "eval_results.json").is_file()
 
 

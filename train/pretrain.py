@@ -16,6 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import datasets
 from transformers import HfArgumentParser
 
 from datasets_scripts.arguments import ECGDatasetArguments
@@ -35,6 +36,7 @@ from modeling_dbeta.pretraining import (
     pretraining_pairs,
     set_up_process,
 )
+from modeling_dbeta.report_bank import save_report_bank
 from modeling_dbeta.trainer import DBetaTrainer, DBetaTrainingArguments
 
 
@@ -149,6 +151,8 @@ def main(argv: list[str] | None = None):
     processor = DBetaProcessor(DBetaFeatureExtractor(sampling_rate=trainer.model.config.sampling_rate), trainer.processing_class)
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
+        if isinstance(trainer.train_dataset, datasets.Dataset):  # the app's report bank: the reports trained on
+            save_report_bank(trainer.train_dataset["report"], training_args.output_dir)
     if trainer.eval_dataset is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
