@@ -7,8 +7,7 @@ import pytest
 from huggingface_hub import HfApi, ModelCard
 
 import modeling_dbeta  # noqa: F401  (registers the Auto classes, so save_pretrained writes `auto_map`)
-from evaluation import publish
-from modeling_dbeta import DBetaFeatureExtractor, DBetaForECGClassification, DBetaForPreTraining, DBetaProcessor
+from modeling_dbeta import DBetaFeatureExtractor, DBetaForECGClassification, DBetaForPreTraining, DBetaProcessor, publish
 from modeling_dbeta.evaluation import EvaluationResult, load_results, save_results
 from modeling_dbeta.hub import build_model_card, check_model_folder, count_parameters, files_to_upload
 
@@ -123,9 +122,9 @@ def test_model_card_content(model_dir, model, config, results_dir):
     assert "MIMIC-IV-ECG v1.0" in text
     assert 'DBetaForPreTraining.from_pretrained("someone/dbeta-tiny")' in text
     assert 'AutoModel.from_pretrained("someone/dbeta-tiny", trust_remote_code=True)' in text
-    assert "| zero-shot | ptb-xl/super_class | 12 |  | macro_auroc | test | 0.7623 |" in text
-    assert "| linear-probe | cpsc2018 | I,II,V2 | 1% | macro_auroc | test | 0.9012 |" in text
-    assert "| retrieval | mimic-iv-ecg | II |  | ecg_to_report_median_rank | test | 12 |" in text
+    assert "| zero-shot | ptb-xl/super_class | 12 |  |  | macro_auroc | test | 0.7623 |" in text
+    assert "| linear-probe | cpsc2018 | I,II,V2 | 1% |  | macro_auroc | test | 0.9012 |" in text
+    assert "| retrieval | mimic-iv-ecg | II |  |  | ecg_to_report_median_rank | test | 12 |" in text
     assert "`cc-by-nc-4.0`" in text
 
 

@@ -34,7 +34,7 @@ from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
 from modeling_dbeta.evaluation import (
     EvaluationResult,
     linear_probe,
-    load_label_descriptions,
+    load_prompt_sets,
     results_table,
     save_results,
     zero_shot_classification,
@@ -231,11 +231,7 @@ def zero_shot_prompt_sets(data_args: DataArguments) -> dict[str, dict[str, str]]
     on the validation split) and paraphrases worded unlike any report statement, which test how far the text tower's
     general language knowledge carries. For a benchmark data set: our descriptions of its classes.
     """
-    if data_args.dataset == "synthetic":
-        from datasets_scripts.synthetic_ecg import SYNTHETIC_DESCRIPTIONS, SYNTHETIC_LABELS
-
-        return {"condition names": {label: label for label in SYNTHETIC_LABELS}, "paraphrases": SYNTHETIC_DESCRIPTIONS}
-    return {"descriptions": load_label_descriptions(data_args.dataset, data_args.dataset_config)}
+    return load_prompt_sets(data_args.dataset, data_args.dataset_config)
 
 
 def demo_evaluation(trainer, untrained, processor, data_args, eval_args) -> list[EvaluationResult]:

@@ -5,8 +5,7 @@
 import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.classification_metrics import max_f1
-
+from modeling_dbeta.evaluation.metrics import max_f1
 
 _DESCRIPTION = """
 Per-class F1 at each class's best decision threshold (computed with scikit-learn's precision-recall curve), and

@@ -5,8 +5,7 @@
 import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.challenge_metric import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
-
+from modeling_dbeta.evaluation.metrics import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
 
 _DESCRIPTION = """
 The PhysioNet/CinC Challenge 2021 metric: a weighted multi-label confusion matrix that gives partial credit to

@@ -5,8 +5,7 @@
 import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.retrieval_metrics import retrieval_metrics
-
+from modeling_dbeta.evaluation.metrics import retrieval_metrics
 
 _DESCRIPTION = """
 Recall@k and median rank for ECG -> report and report -> ECG retrieval on a set of ECG-report pairs, from the
