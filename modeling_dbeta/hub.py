@@ -266,9 +266,9 @@ def build_model_card(
     )
     baselines = sorted({r.weights for r in results if r.weights and r.weights.startswith(UNTRAINED)})
     baseline_note = (
-        f"Rows whose weights read {' / '.join(f'`{label}`' for label in baselines)} score the same architecture at "
-        "its random initialisation under that seed (`--baseline untrained` of the evaluation scripts): the baseline "
-        "that each number of the checkpoint should be compared with."
+        f"Rows whose weights read {' / '.join(f'`{label}`' for label in baselines)} score the same architecture "
+        "untrained, its weights as initialised under that seed (`--baseline untrained` of the evaluation scripts): "
+        "the baseline that each number of the checkpoint should be compared with."
         if baselines
         else ""
     )

@@ -212,7 +212,7 @@ def test_model_index_has_one_entry_per_protocol_dataset_leads_and_fraction(model
 
     # The people-facing table marks the baseline too, and the card says what it is.
     assert f"| linear-probe | cpsc2018 | 12 | 10% | {BASELINE} | macro_auroc | test | 0.83 |" in card.text
-    assert f"`{BASELINE}` score the same architecture at its random initialisation" in card.text
+    assert f"`{BASELINE}` score the same architecture untrained, its weights as initialised" in card.text
 
 
 def test_a_card_without_results_has_no_model_index(model_dir):
