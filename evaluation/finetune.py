@@ -23,15 +23,12 @@ from transformers.utils import logging
 
 from datasets_scripts.arguments import ECGDatasetArguments
 from modeling_dbeta.evaluation import PRETRAINED, ChallengeWeights, write_evaluation
-from modeling_dbeta.evaluation.arguments import ModelArguments, arguments_record, load_splits
+from modeling_dbeta.evaluation.arguments import ModelArguments, ProtocolSplitArguments, arguments_record
 from modeling_dbeta.evaluation.finetune import PROTOCOL_TRAINING_DEFAULTS, finetune_classifier
 
 
 @dataclass
 class FineTuneArguments:
-    train_split: str = field(default="train", metadata={"help": "The split the model is trained on."})
-    validation_split: str = field(default="validation", metadata={"help": "The split the checkpoint is chosen on."})
-    test_split: str = field(default="test", metadata={"help": "The split the chosen model is scored on."})
     train_fraction: float = field(
         default=1.0, metadata={"help": "Fraction of the training split, drawn as MERL draws it (seed 42)."}
     )
@@ -41,19 +38,15 @@ class FineTuneArguments:
 
 
 def main(args: list[str] | None = None) -> Path:
-    parser = HfArgumentParser((ModelArguments, ECGDatasetArguments, FineTuneArguments, TrainingArguments))
-    parser.set_defaults(**PROTOCOL_TRAINING_DEFAULTS)
-    model_args, data_args, finetune_args, training_args = parser.parse_args_into_dataclasses(args=args)
-    weights = ChallengeWeights.from_csv(finetune_args.challenge_weights) if finetune_args.challenge_weights else None
-    splits = load_splits(
-        data_args,
-        train_split=finetune_args.train_split,
-        validation_split=finetune_args.validation_split,
-        test_split=finetune_args.test_split,
+    parser = HfArgumentParser(
+        (ModelArguments, ECGDatasetArguments, ProtocolSplitArguments, FineTuneArguments, TrainingArguments)
     )
+    parser.set_defaults(**PROTOCOL_TRAINING_DEFAULTS)
+    model_args, data_args, split_args, finetune_args, training_args = parser.parse_args_into_dataclasses(args=args)
+    weights = ChallengeWeights.from_csv(finetune_args.challenge_weights) if finetune_args.challenge_weights else None
     output = finetune_classifier(
         model_args.model_name_or_path,
-        *splits,
+        *split_args.load(data_args),
         training_args=training_args,
         leads=model_args.lead_subset,
         train_fraction=finetune_args.train_fraction,
@@ -64,8 +57,9 @@ def main(args: list[str] | None = None) -> Path:
         "finetune",
         {PRETRAINED: output},
         data_args.dataset_name,
-        finetune_args.test_split,
-        arguments=arguments_record(model_args, data_args, finetune_args) | {"training": training_args.to_dict()},
+        split_args.test_split,
+        arguments=arguments_record(model_args, data_args, split_args, finetune_args)
+        | {"training": training_args.to_dict()},
     )
 
 

@@ -21,22 +21,20 @@ from transformers.utils import logging
 
 from datasets_scripts.arguments import ECGDatasetArguments
 from modeling_dbeta import DBetaECGModel
-from modeling_dbeta.evaluation import linear_probe, models_to_evaluate, write_evaluation
+from modeling_dbeta.evaluation import linear_probe, write_evaluation
 from modeling_dbeta.evaluation.arguments import (
     BaselineArguments,
     FeatureArguments,
     ModelArguments,
+    ProtocolSplitArguments,
     arguments_record,
-    load_splits,
+    run_protocol,
 )
 from modeling_dbeta.evaluation.linear_probe import DEFAULT_INVERSE_REGULARIZATION, DEFAULT_TRAIN_FRACTIONS, MERL_SEED
 
 
 @dataclass
 class LinearProbeArguments:
-    train_split: str = field(default="train", metadata={"help": "The split the probes are trained on."})
-    validation_split: str = field(default="validation", metadata={"help": "The split the probes are selected on."})
-    test_split: str = field(default="test", metadata={"help": "The split the selected probes are scored on."})
     train_fractions: list[float] = field(
         default_factory=lambda: list(DEFAULT_TRAIN_FRACTIONS),
         metadata={"help": "Fractions of the training split, each drawn as MERL draws it."},
@@ -50,37 +48,39 @@ class LinearProbeArguments:
 
 def main(args: list[str] | None = None) -> Path:
     parser = HfArgumentParser(
-        (ModelArguments, ECGDatasetArguments, FeatureArguments, BaselineArguments, LinearProbeArguments)
-    )
-    model_args, data_args, feature_args, baseline_args, probe_args = parser.parse_args_into_dataclasses(args=args)
-    splits = load_splits(
-        data_args,
-        train_split=probe_args.train_split,
-        validation_split=probe_args.validation_split,
-        test_split=probe_args.test_split,
-    )
-    models = models_to_evaluate(
-        DBetaECGModel, model_args.model_name_or_path, baseline_args.baseline, baseline_args.baseline_seed
-    )
-    outputs = {
-        weights: linear_probe(
-            model,
-            *splits,
-            train_fractions=probe_args.train_fractions,
-            leads=model_args.lead_subset,
-            inverse_regularization=probe_args.inverse_regularization,
-            seed=probe_args.seed,
-            **feature_args.extraction_kwargs(),
+        (
+            ModelArguments,
+            ECGDatasetArguments,
+            FeatureArguments,
+            BaselineArguments,
+            ProtocolSplitArguments,
+            LinearProbeArguments,
         )
-        for weights, model in models
-    }
+    )
+    model_args, data_args, feature_args, baseline_args, split_args, probe_args = parser.parse_args_into_dataclasses(
+        args=args
+    )
+    train, validation, test = split_args.load(data_args)
+    outputs = run_protocol(
+        linear_probe,
+        DBetaECGModel,
+        model_args,
+        baseline_args,
+        train_dataset=train,
+        validation_dataset=validation,
+        test_dataset=test,
+        train_fractions=probe_args.train_fractions,
+        inverse_regularization=probe_args.inverse_regularization,
+        seed=probe_args.seed,
+        **feature_args.extraction_kwargs(),
+    )
     return write_evaluation(
         feature_args.output_dir,
         "linear_probe",
         outputs,
         data_args.dataset_name,
-        probe_args.test_split,
-        arguments=arguments_record(model_args, data_args, feature_args, baseline_args, probe_args),
+        split_args.test_split,
+        arguments=arguments_record(model_args, data_args, feature_args, baseline_args, split_args, probe_args),
     )
 
 

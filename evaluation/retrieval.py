@@ -19,13 +19,14 @@ from transformers.utils import logging
 
 from datasets_scripts.arguments import ECGDatasetArguments
 from modeling_dbeta import DBetaModel
-from modeling_dbeta.evaluation import load_processor, models_to_evaluate, retrieval_evaluation, write_evaluation
+from modeling_dbeta.evaluation import load_processor, retrieval_evaluation, write_evaluation
 from modeling_dbeta.evaluation.arguments import (
     BaselineArguments,
     FeatureArguments,
     ModelArguments,
     arguments_record,
     load_splits,
+    run_protocol,
     similarity_field,
 )
 
@@ -44,21 +45,17 @@ def main(args: list[str] | None = None) -> Path:
     model_args, data_args, feature_args, baseline_args, retrieval_args = parser.parse_args_into_dataclasses(args=args)
     (dataset,) = load_splits(data_args, split=retrieval_args.split)
     processor = load_processor(model_args.model_name_or_path)
-    models = models_to_evaluate(
-        DBetaModel, model_args.model_name_or_path, baseline_args.baseline, baseline_args.baseline_seed
+    outputs = run_protocol(
+        retrieval_evaluation,
+        DBetaModel,
+        model_args,
+        baseline_args,
+        processor=processor,
+        dataset=dataset,
+        report_column=retrieval_args.report_column,
+        similarity=retrieval_args.similarity,
+        **feature_args.extraction_kwargs(),
     )
-    outputs = {
-        weights: retrieval_evaluation(
-            model,
-            processor,
-            dataset,
-            report_column=retrieval_args.report_column,
-            leads=model_args.lead_subset,
-            similarity=retrieval_args.similarity,
-            **feature_args.extraction_kwargs(),
-        )
-        for weights, model in models
-    }
     return write_evaluation(
         feature_args.output_dir,
         "retrieval",

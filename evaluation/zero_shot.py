@@ -26,7 +26,6 @@ from modeling_dbeta.evaluation import (
     load_label_descriptions,
     load_processor,
     load_prompt_sets,
-    models_to_evaluate,
     write_evaluation,
     zero_shot_classification,
 )
@@ -36,6 +35,7 @@ from modeling_dbeta.evaluation.arguments import (
     ModelArguments,
     arguments_record,
     load_splits,
+    run_protocol,
     similarity_field,
 )
 from modeling_dbeta.evaluation.labels import class_names
@@ -66,22 +66,18 @@ def main(args: list[str] | None = None) -> Path:
     prompts = zero_shot_args.prompt_set or next(iter(load_prompt_sets(*dataset_and_file)))
     descriptions = load_label_descriptions(*dataset_and_file, prompt_set=prompts, labels=names)
     processor = load_processor(model_args.model_name_or_path)
-    models = models_to_evaluate(
-        DBetaModel, model_args.model_name_or_path, baseline_args.baseline, baseline_args.baseline_seed
+    outputs = run_protocol(
+        zero_shot_classification,
+        DBetaModel,
+        model_args,
+        baseline_args,
+        processor=processor,
+        dataset=dataset,
+        descriptions=descriptions,
+        similarity=zero_shot_args.similarity,
+        prompts=prompts,
+        **feature_args.extraction_kwargs(),
     )
-    outputs = {
-        weights: zero_shot_classification(
-            model,
-            processor,
-            dataset,
-            descriptions,
-            leads=model_args.lead_subset,
-            similarity=zero_shot_args.similarity,
-            prompts=prompts,
-            **feature_args.extraction_kwargs(),
-        )
-        for weights, model in models
-    }
     json_path = write_evaluation(
         feature_args.output_dir,
         "zero_shot",

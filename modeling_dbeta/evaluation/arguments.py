@@ -15,7 +15,7 @@ import datasets
 
 from .features import PRECISIONS, SIMILARITIES
 from .lead_subsets import parse_leads
-from .models import BASELINES, DEFAULT_BASELINE_SEED
+from .models import BASELINES, DEFAULT_BASELINE_SEED, models_to_evaluate
 
 DEFAULT_FEATURE_CACHE_DIR = Path(datasets.config.HF_CACHE_HOME) / "dbeta" / "ecg_features"
 
@@ -80,6 +80,34 @@ class FeatureArguments:
         return {"batch_size": self.batch_size, "precision": self.precision, "cache_dir": self.feature_cache_dir}
 
 
+@dataclass
+class ProtocolSplitArguments:
+    """The three splits of the protocols that train something (linear probe, fine-tuning)."""
+
+    train_split: str = field(default="train", metadata={"help": "The split the classifier is trained on."})
+    validation_split: str = field(
+        default="validation", metadata={"help": "The split the classifier (its C, its checkpoint) is chosen on."}
+    )
+    test_split: str = field(default="test", metadata={"help": "The split the chosen classifier is scored on."})
+
+    def load(self, data_args) -> list[datasets.Dataset]:
+        """The training, validation and test splits, in that order (see [`load_splits`])."""
+        return load_splits(
+            data_args, train_split=self.train_split, validation_split=self.validation_split, test_split=self.test_split
+        )
+
+
+def run_protocol(protocol, model_class, model_args: ModelArguments, baseline_args: BaselineArguments, **kwargs):
+    """
+    `{weights: protocol(model, leads=..., **kwargs)}` for the checkpoint and, when asked, its untrained baseline
+    (see [`models_to_evaluate`]), loaded one at a time: what `write_evaluation` takes.
+    """
+    models = models_to_evaluate(
+        model_class, model_args.model_name_or_path, baseline_args.baseline, baseline_args.baseline_seed
+    )
+    return {weights: protocol(model, leads=model_args.lead_subset, **kwargs) for weights, model in models}
+
+
 def load_splits(data_args, **splits: str) -> list[datasets.Dataset]:
     """
     `data_args.load_split` of each split, named by the argument that chose it (`test_split="test"`), so that a split
@@ -112,7 +140,9 @@ __all__ = [
     "BaselineArguments",
     "FeatureArguments",
     "ModelArguments",
+    "ProtocolSplitArguments",
     "arguments_record",
     "load_splits",
+    "run_protocol",
     "similarity_field",
 ]

@@ -15,7 +15,6 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import datasets
@@ -28,12 +27,12 @@ from transformers.utils import logging
 
 from ..ecg_storage import dequantize_ecg
 from ..modeling_dbeta import lead_mask_from_names
+from ..precision import PRECISIONS, autocast_context, resolve_precision
 from .labels import describe_dataset
 from .lead_subsets import leads_label
 
 logger = logging.get_logger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16")
 SIMILARITIES = ("auto", "dot", "cosine")
 
 # Parameters that produce the unimodal ECG features, in every D-BETA class ("dbeta.ecg_model...", "ecg_model...").
@@ -42,19 +41,11 @@ ECG_TOWER_PARAMETER = re.compile(r"(?:^|\.)(ecg_(?:model|projection|pooler)\..+)
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """
-    The autocast dtype for `precision`: "auto" is bf16 on a GPU that supports it and fp32 elsewhere, because whether
-    bf16 is faster on a CPU depends on the CPU (measure with `bench/train_step.py` and pass "bf16" where it is).
-    `None` means no autocast (fp32).
+    The autocast dtype for `precision` (`None` = fp32): "auto" is bf16 on a GPU that supports it and fp32 elsewhere.
+    Unlike training, "auto" does not time bf16 on a CPU: the features (and their cache key) must not depend on how
+    busy the machine was; pass "bf16" where it is faster (`bench/train_step.py` measures it).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+    return resolve_precision(precision, device, what="feature extraction")
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -174,7 +165,7 @@ def extract_ecg_features(
     was_training = model.training
     model.eval()
     try:
-        with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, _autocast(device, dtype):
+        with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, autocast_context(device, dtype):
             for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size)):
                 ecg_values = dequantize_ecg(batch[ecg_column].to(device), batch.get("ecg_scale"))
                 _check_finite_ecgs(ecg_values, dataset, start)
@@ -210,7 +201,7 @@ def extract_text_features(
     was_training = model.training
     model.eval()
     try:
-        with _autocast(device, dtype):
+        with autocast_context(device, dtype):
             for start in tqdm(range(0, len(texts), batch_size), desc="Text features", unit="batch"):
                 inputs = processor(text=list(texts[start : start + batch_size]), return_tensors="pt")
                 features = model.get_text_features(

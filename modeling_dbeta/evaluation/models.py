@@ -11,7 +11,6 @@ built as a `DBetaModel` (both towers), so the zero-shot, linear-probe and retrie
 weights and share their cached ECG features.
 """
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,20 +48,16 @@ def read_checkpoint_config(model_name_or_path: str | Path) -> dict:
         config_file = path / "config.json"
         if not config_file.is_file():
             raise ValueError(f"{path} is not a D-BETA checkpoint: it holds no config.json. {WHAT_IS_A_CHECKPOINT}.")
-        try:
-            config = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{config_file} is not valid JSON ({error}): save the model again.") from error
     elif path.exists():
         raise ValueError(f"{path} is a file, not a checkpoint folder: {WHAT_IS_A_CHECKPOINT}.")
     elif path.is_absolute() or str(model_name_or_path).startswith((".", "~")) or len(path.parts) > 2:
         raise ValueError(f"Checkpoint folder {path} not found: {WHAT_IS_A_CHECKPOINT}.")
     else:  # a Hub repository id, "org/name"
-        try:
-            config, _ = PretrainedConfig.get_config_dict(str(model_name_or_path))
-        except OSError as error:
-            raise ValueError(f"Cannot read the config of {model_name_or_path!r}: {error}") from error
         config_file = f"{model_name_or_path}/config.json"
+    try:
+        config, _ = PretrainedConfig.get_config_dict(str(model_name_or_path))
+    except OSError as error:  # unreadable JSON, or a repository that cannot be reached
+        raise ValueError(f"Cannot read {config_file}: {error}") from error
     if not isinstance(config, dict) or config.get("model_type") != DBetaConfig.model_type:
         found = config.get("model_type") if isinstance(config, dict) else None
         raise ValueError(

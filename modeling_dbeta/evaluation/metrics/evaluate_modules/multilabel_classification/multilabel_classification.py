@@ -2,10 +2,10 @@
 # Licensed under the Apache License, Version 2.0.
 """Multi-label AUROC and AUPRC as a local `evaluate` module: `evaluate.load("<this folder>")` works offline."""
 
-import datasets
 import evaluate
 
 from modeling_dbeta.evaluation.metrics import classification_metrics
+from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, SCORES_PER_EXAMPLE, metric_info
 
 _DESCRIPTION = """
 Per-class and macro-averaged areas under the ROC curve and under the precision-recall curve (average precision) for
@@ -35,16 +35,11 @@ Example:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class MultilabelClassification(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.List(datasets.Value("float64")),
-                    "references": datasets.List(datasets.Value("int32")),
-                }
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            predictions=SCORES_PER_EXAMPLE,
+            references=MULTI_HOT,
             reference_urls=[
                 "https://scikit-learn.org/stable/modules/generated/sklearn.metrics.roc_auc_score.html",
                 "https://scikit-learn.org/stable/modules/generated/sklearn.metrics.average_precision_score.html",
