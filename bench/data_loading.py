@@ -2,8 +2,8 @@
 Records per second per core for the ECG data path, raw WFDB -> tensors and the prepared (Arrow) form. Prints and
 writes JSON.
 
-    python bench/data_loading.py [--data_dir /data/mimic-iv-ecg/1.0] [--num_records 400] \
-        [--output bench/results/data_loading.json]    # from the repository root, package installed
+    python -m bench.data_loading [--data_dir /data/mimic-iv-ecg/1.0] [--num_records 400] \
+        [--output bench/results/data_loading.json]    # from the repository root
 
 Without `--data_dir`, a MIMIC-IV-ECG tree of `--num_records` records (12 x 5000 format-16 WFDB, MIMIC's lead order)
 is written to a temporary directory with the test fixtures' writer. Everything runs in one process (no DataLoader
@@ -20,7 +20,6 @@ workers), so records/s is per core. Measured, in order:
 
 import argparse
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,14 +33,18 @@ from datasets_scripts import load_ecg_dataset
 from modeling_dbeta.recording import prepare_recording
 from modeling_dbeta.wfdb_reader import read_wfdb
 from modeling_dbeta import DBetaFeatureExtractor
-from reporting import print_and_save  # bench/reporting.py, beside this script
+from bench.reporting import print_and_save
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fixtures' writers live in tests/
-from tests.ecg_fixtures import ecg_signal, write_mimic_iv_ecg  # noqa: E402
+from tests.ecg_fixtures import ecg_signal, write_mimic_iv_ecg
 
 
 BATCH_SIZE = 32
+STATEMENTS = [
+    ["Sinus rhythm", "Normal ECG"], ["Sinus bradycardia", "Otherwise normal ECG"],
+    ["Atrial fibrillation", "Low QRS voltages in limb leads"], ["Sinus rhythm", "Left bundle branch block"],
+    ["Sinus tachycardia", "Nonspecific T wave abnormality"], ["Sinus rhythm", "1st degree A-V block"],
+]
 
 
 def records_per_second(function, items) -> float:
@@ -56,7 +59,7 @@ def synthetic_mimic(root: Path, num_records: int) -> Path:
             "subject_id": 10_000_000 + index // 4,
             "study_id": 40_000_000 + index,
             "signal": ecg_signal(index),
-            "statements": ["Sinus rhythm", "Normal ECG"],
+            "statements": STATEMENTS[index % len(STATEMENTS)],
         }
         for index in range(num_records)
     ]

@@ -1,7 +1,7 @@
 """
 Records per second of the synthetic ECG-report corpus on one core, in one go and in chunks. Prints and writes JSON.
 
-    python bench/synthetic_generation.py [--num_records 2000] [--repeats 3] [--chunk_size 500] \
+    python -m bench.synthetic_generation [--num_records 2000] [--repeats 3] [--chunk_size 500] \
         [--output bench/results/synthetic_generation.json]    # from the repository root
 
 BLAS is limited to one thread, so the figure is per core (target: >= 500 records/s). Also reported: the label
@@ -20,7 +20,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
-from reporting import print_and_save  # bench/reporting.py, beside this script
+from bench.reporting import print_and_save
 
 
 def main():

@@ -14,15 +14,15 @@ from .ptb_xl import PTBXL
 
 
 __all__ = [
-    "CODETest",
     "CPSC2018",
+    "ECG_BUILDERS",
+    "PTBXL",
+    "CODETest",
     "ChapmanShaoxingNingbo",
     "ECGBuilder",
     "ECGBuilderConfig",
     "ECGDatasetInfo",
-    "ECG_BUILDERS",
     "MimicIVECG",
-    "PTBXL",
     "PhysioNet2021",
     "label_names",
     "load_ecg_dataset",

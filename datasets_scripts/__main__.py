@@ -34,17 +34,21 @@ def main():
         raise SystemExit(f"--config: {error}") from None
 
     datasets.logging.set_verbosity_info()
-    dataset = load_ecg_dataset(
-        args.dataset,
-        name=args.name,
-        data_dir=args.data_dir,
-        cache_dir=args.cache_dir,
-        num_proc=args.num_proc,
-        download_mode="force_redownload" if args.force else None,
-        **config_kwargs,
-    )
+    try:
+        dataset = load_ecg_dataset(
+            args.dataset,
+            name=args.name,
+            data_dir=args.data_dir,
+            cache_dir=args.cache_dir,
+            num_proc=args.num_proc,
+            download_mode="force_redownload" if args.force else None,
+            **config_kwargs,
+        )
+    except (OSError, ValueError, TypeError) as error:  # bad data_dir, tables, config fields: the message says why
+        raise SystemExit(f"python -m datasets_scripts {args.dataset}: {error}") from None
     print(dataset)
-    print(json.dumps(next(iter(dataset.values())).info.bad_records, indent=2))
+    info = next(iter(dataset.values())).info
+    print(json.dumps({"bad_records": info.bad_records, "bad_rows": info.bad_rows}, indent=2))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,13 @@ The base of every ECG data set builder: typed features, sharding by record list,
 A source subclass lists its records per split (`_records_by_split`) and turns one record into an example
 (`_build_example`); this base shards the lists through `gen_kwargs` (so `num_proc`, DataLoader workers and
 `split_dataset_by_node` divide the records), skips and counts bad records instead of failing, and stores the counts
-in the prepared data set's info (`dataset.info.bad_records`).
+in the prepared data set's info (`dataset.info.bad_records`; the table rows dropped while listing the records, e.g. a
+blank id, in `dataset.info.bad_rows`). A split with no records (e.g. `validation_fraction=0`) is left out.
 """
 
 import json
 import os
+import posixpath
 import tempfile
 import uuid
 from collections import Counter
@@ -23,8 +25,10 @@ from datasets.builder import Key
 
 from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor
 from modeling_dbeta.ecg_storage import quantize_ecg
-
+from modeling_dbeta.feature_extraction_dbeta import DEFAULT_MAX_AMPLITUDE_MV
 from modeling_dbeta.recording import DEFAULT_MAX_GAP_SECONDS, BadRecord, Recording, prepare_recording
+
+from .tables import BadRows
 
 
 logger = datasets.logging.get_logger(__name__)
@@ -41,13 +45,17 @@ class ECGBuilderConfig(datasets.BuilderConfig):
             `split_dataset_by_node` give each rank whole shards instead of reading every record and skipping.
         max_gap_seconds (`float`, defaults to 0.5): longest NaN / inf run that is interpolated; a lead with a longer
             run is zeroed and flagged absent in `lead_mask`.
-        storage (`"float32"` or `"int16"`): how the prepared form stores `ecg`. `"int16"` halves the size (MIMIC-IV-ECG:
-            ~95 GB instead of ~190 GB) with a per-lead `ecg_scale` column; `modeling_dbeta.dequantize_ecg(ecg,
-            ecg_scale)` (used by the collator and the evaluation) gives float32 mV back.
+        max_amplitude_mv (`float`, defaults to 20.0): samples beyond +-this many mV are physically impossible
+            (railed ADC values, artefacts, a wrong gain) and treated as missing (`modeling_dbeta/recording.py`).
+        storage (`"float32"` or `"int16"`): how the prepared form stores `ecg`. `"int16"` halves the size
+            (MIMIC-IV-ECG: ~95 GB instead of ~190 GB) with a per-lead `ecg_scale` column;
+            `modeling_dbeta.dequantize_ecg(ecg, ecg_scale)` (used by the collator and the evaluation) gives float32 mV
+            back.
     """
 
     num_shards: int = 1024
     max_gap_seconds: float = DEFAULT_MAX_GAP_SECONDS
+    max_amplitude_mv: float = DEFAULT_MAX_AMPLITUDE_MV
     storage: str = "float32"
 
     def __post_init__(self):
@@ -58,15 +66,20 @@ class ECGBuilderConfig(datasets.BuilderConfig):
 
 @dataclass
 class ECGDatasetInfo(datasets.DatasetInfo):
-    """`DatasetInfo` plus the bad-record counts of the preparation: {split: {"skipped"|"repaired": {reason: n}}}."""
+    """
+    `DatasetInfo` plus the bad-record counts of the preparation, `bad_records`: {split: {"skipped"|"repaired":
+    {reason: n}}}, and the table rows dropped before any record was read, `bad_rows`: {table file: {reason: n}}.
+    """
 
     bad_records: dict = field(default_factory=dict)
+    bad_rows: dict = field(default_factory=dict)
 
 
-def ecg_features(storage: str = "float32", **columns) -> datasets.Features:
+def ecg_dataset_schema(storage: str = "float32", **columns) -> datasets.Features:
     """
-    The columns every ECG data set has (`ecg`, `lead_mask`; for int16 storage `ecg` is flat and `ecg_scale` gives
-    the per-lead step, see `modeling_dbeta.ecg_storage`) and the source's own.
+    The `datasets.Features` schema of an ECG data set: the columns every one has (`ecg`, `lead_mask`; for int16
+    storage `ecg` is flat and `ecg_scale` gives the per-lead step, see `modeling_dbeta.ecg_storage`) and the
+    source's own.
     """
     if storage == "int16":
         ecg = {
@@ -113,21 +126,38 @@ def require_data_dir(data_dir, builder_name: str, expected: str) -> Path:
     if data_dir is None:
         raise ValueError(f"{builder_name} needs `data_dir`: the directory holding {expected} (see docs/DATA.md).")
     path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{builder_name}: data_dir {path} is a file; pass the directory holding {expected}.")
     if not path.is_dir():
         raise FileNotFoundError(f"{builder_name}: data directory {path} does not exist; it should hold {expected}.")
     return path
 
 
 def require_file(path: Path, description: str) -> Path:
+    if path.exists() and not path.is_file():
+        raise ValueError(f"Expected {description} at {path}, which is a directory; see docs/DATA.md for the layout.")
     if not path.is_file():
         raise FileNotFoundError(f"Expected {description} at {path}; see docs/DATA.md for the layout.")
     return path
 
 
-def require_columns(frame, columns, path) -> None:
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{path} lacks the column(s) {missing}; expected at least {list(columns)}.")
+def path_inside(data_dir: Path, relative: str) -> Path | None:
+    """
+    `data_dir / relative` when it stays inside `data_dir` (compared as written, so symbolic links inside the data
+    set keep working), else `None`: a record list naming `../outside` or `/etc/...` must not read other files.
+    """
+    relative = str(relative).strip().replace("\\", "/")
+    normal = posixpath.normpath(relative)
+    if not relative or posixpath.isabs(normal) or normal == ".." or normal.startswith("../") or normal == ".":
+        return None
+    return data_dir / normal
+
+
+def describe_record(record) -> str:
+    """A record's file (or the record itself) for a log line."""
+    if isinstance(record, dict):
+        return str(record.get("path", {key: value for key, value in record.items() if key != "labels"}))
+    return repr(record)
 
 
 class ECGBuilder(datasets.GeneratorBasedBuilder):
@@ -139,7 +169,8 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.feature_extractor = DBetaFeatureExtractor()
+        self.feature_extractor = DBetaFeatureExtractor(max_amplitude_mv=self.config.max_amplitude_mv)
+        self.bad_rows = BadRows()
         self._bad_record_dir = None
         # The base class reloads a cached info as a plain `DatasetInfo`; reload it with the bad-record counts.
         if os.path.exists(os.path.join(self._output_dir, datasets.config.DATASET_INFO_FILENAME)):
@@ -149,7 +180,10 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
         return ECGDatasetInfo.from_directory(self._output_dir)
 
     def _records_by_split(self) -> dict[str, list]:
-        """{split name: list of records}; a record is whatever `_build_example` takes (paths, metadata)."""
+        """
+        {split name: list of records}; a record is whatever `_build_example` takes (paths, metadata). Table rows
+        that cannot become a record are counted in `self.bad_rows`.
+        """
         raise NotImplementedError
 
     def _build_example(self, record, repairs: list[str]) -> dict:
@@ -165,11 +199,24 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         # Records are local files (credentialed or manual downloads): `dl_manager` has nothing to fetch.
+        self.bad_rows = BadRows()
+        records_by_split = self._records_by_split()
+        if self.bad_rows.counts:
+            logger.warning(f"{self.dataset_name}: table rows dropped listing the records: {self.bad_rows.summary()}")
+        empty = [split for split, records in records_by_split.items() if not records]
+        if empty:
+            logger.warning(f"{self.dataset_name}/{self.config.name}: no records in split(s) {empty}; left out.")
+        if len(empty) == len(records_by_split):
+            raise ValueError(
+                f"{self.dataset_name}: no records to prepare in {self.config.data_dir} (table rows dropped: "
+                f"{self.bad_rows.as_dict() or 'none'}); check data_dir and the tables (docs/DATA.md)."
+            )
         return [
             datasets.SplitGenerator(
                 name=split, gen_kwargs={"shards": contiguous_shards(records, self.config.num_shards), "split": split}
             )
-            for split, records in self._records_by_split().items()
+            for split, records in records_by_split.items()
+            if records
         ]
 
     def _generate_examples(self, shards: list[list], split: str):
@@ -181,7 +228,11 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
                     example = self._build_example(record, repairs)
                 except BadRecord as error:
                     skipped[error.reason] += 1
-                    logger.debug(f"Skipped a {split} record: {error}")
+                    logger.debug(f"Skipped a {split} record {describe_record(record)}: {error}")
+                    continue
+                except Exception as error:  # never lose a build to one record; counted and logged with the record
+                    skipped["unexpected_error"] += 1
+                    logger.warning(f"Skipped a {split} record {describe_record(record)}: {error!r}")
                     continue
                 repaired.update(repairs)
                 yield Key(shard_index, record_index), example
@@ -211,6 +262,9 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
             split: {kind: dict(sorted(counter.items())) for kind, counter in kinds.items()}
             for split, kinds in bad_records.items()
         }
+        self.info.bad_rows = self.bad_rows.as_dict()
+        if self.info.bad_rows:
+            logger.warning(f"{self.dataset_name}/{self.config.name}: table rows dropped: {self.info.bad_rows}")
         for split, kinds in self.info.bad_records.items():
             kept = self.info.splits[split].num_examples
             message = (
@@ -225,7 +279,7 @@ __all__ = [
     "ECGBuilderConfig",
     "ECGDatasetInfo",
     "contiguous_shards",
-    "ecg_features",
+    "ecg_dataset_schema",
     "label_columns",
     "label_features",
     "label_names",

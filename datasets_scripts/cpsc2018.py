@@ -36,7 +36,7 @@ class CPSC2018(MERLTaskBuilder):
     HOMEPAGE = "http://2018.icbeb.org/Challenge.html"
     LICENSE = "Creative Commons Attribution 4.0 (PhysioNet/CinC Challenge 2020 release); MIT (MERL split files)"
 
-    def _split_records(self, data_dir, frame):
+    def _split_records(self, data_dir, frame, tables):
         headers = {path.stem: path for path in data_dir.rglob("*.hea")}
         return [
             {"path": str(headers.get(name, data_dir / f"{name}.hea")), "record_id": name} for name in frame["filename"]

@@ -25,7 +25,7 @@ class ChapmanShaoxingNingbo(MERLTaskBuilder):
     HOMEPAGE = "https://physionet.org/content/ecg-arrhythmia/1.0.0/"
     LICENSE = "Creative Commons Attribution 4.0 (database); MIT (MERL split files)"
 
-    def _split_records(self, data_dir, frame):
+    def _split_records(self, data_dir, frame, tables):
         records = []
         for merl_path in frame["ecg_path"]:
             parts = PurePosixPath(merl_path).with_suffix("").parts

@@ -54,7 +54,9 @@ def load_ecg_dataset(
 
     Returns:
         `Dataset` / `DatasetDict`, or `IterableDataset` / `IterableDatasetDict` when streaming. The prepared form's
-        `info.bad_records` holds the skipped and repaired record counts per split.
+        `info.bad_records` holds the skipped and repaired record counts per split, `info.bad_rows` the table rows
+        dropped. A split without records (e.g. `validation_fraction=0`, or every record skipped) is absent from the
+        dict; asking for it by name is a `ValueError` saying why.
     """
     if path not in ECG_BUILDERS:
         raise ValueError(f"Unknown ECG data set {path!r}; available: {sorted(ECG_BUILDERS)}.")
@@ -62,6 +64,30 @@ def load_ecg_dataset(
         data_dir = os.path.abspath(os.path.expanduser(data_dir))
     builder = ECG_BUILDERS[path](config_name=name, data_dir=data_dir, cache_dir=cache_dir, **config_kwargs)
     if streaming:
-        return builder.as_streaming_dataset(split=split)
+        streams = builder.as_streaming_dataset()
+        if split is None:
+            return streams
+        require_split(split, list(streams), builder)
+        return streams[split]
     builder.download_and_prepare(download_mode=download_mode, num_proc=num_proc)
-    return builder.as_dataset(split=split)
+    non_empty = [name for name, info in builder.info.splits.items() if info.num_examples > 0]
+    if split is None:
+        return datasets.DatasetDict({name: builder.as_dataset(split=name) for name in non_empty})
+    if split in builder.info.splits or split in ("train", "validation", "test"):
+        require_split(split, non_empty, builder)
+    return builder.as_dataset(split=split)  # a split expression, e.g. "train[:10%]"
+
+
+def require_split(split: str, available: list[str], builder) -> None:
+    """A clear error for a split the data set does not have (a held-out fraction of 0, every record skipped)."""
+    if split in available:
+        return
+    bad_records = getattr(builder.info, "bad_records", {}).get(split)
+    why = (
+        f"every one of its records was skipped ({bad_records['skipped']})"
+        if bad_records
+        else "it holds no records (a held-out fraction of 0?)"
+    )
+    raise ValueError(
+        f"{builder.dataset_name}/{builder.config.name} has no {split!r} split: {why}. Available: {available}."
+    )

@@ -8,9 +8,17 @@ from pathlib import Path
 import datasets
 import pandas as pd
 
-from .builder import ECGBuilder, ECGDatasetInfo, ecg_features, label_columns, label_features, require_data_dir
-from .splits import MERL_SPLIT_NAMES, merl_class_names, multi_hot, read_merl_split
 from modeling_dbeta.wfdb_reader import read_wfdb
+
+from .builder import (
+    ECGBuilder,
+    ECGDatasetInfo,
+    ecg_dataset_schema,
+    label_columns,
+    label_features,
+    require_data_dir,
+)
+from .splits import MERL_SPLIT_NAMES, merl_class_names, multi_hot, read_merl_split
 
 
 class MERLTaskBuilder(ECGBuilder):
@@ -34,8 +42,14 @@ class MERLTaskBuilder(ECGBuilder):
     def _extra_features(self) -> dict:
         return {"record_id": datasets.Value("string")}
 
-    def _split_records(self, data_dir: Path, frame: pd.DataFrame) -> list[dict]:
-        """One dict per split-file row: `path` (the WFDB record) and the values of `_extra_features`."""
+    def _read_tables(self, data_dir: Path):
+        """The source's own tables that `_split_records` needs, read once for all splits (none by default)."""
+
+    def _split_records(self, data_dir: Path, frame: pd.DataFrame, tables) -> list[dict]:
+        """
+        One dict per split-file row: `path` (the WFDB record) and the values of `_extra_features`; `tables` is what
+        `_read_tables` returned.
+        """
         raise NotImplementedError
 
     def _info(self):
@@ -44,7 +58,7 @@ class MERLTaskBuilder(ECGBuilder):
             homepage=self.HOMEPAGE,
             license=self.LICENSE,
             citation=self.CITATION,
-            features=ecg_features(
+            features=ecg_dataset_schema(
                 self.config.storage, **label_features(self.class_names), **self._extra_features()
             ),
         )
@@ -53,9 +67,10 @@ class MERLTaskBuilder(ECGBuilder):
         data_dir = require_data_dir(self.config.data_dir, self.name, self.EXPECTED_LAYOUT)
         folder, prefix, metadata_columns = self.merl_task
         records_by_split = {}
+        tables = self._read_tables(data_dir)
         for split in MERL_SPLIT_NAMES:
             frame, _ = read_merl_split(folder, prefix, split, metadata_columns)
-            records = self._split_records(data_dir, frame)
+            records = self._split_records(data_dir, frame, tables)
             for record, labels in zip(records, multi_hot(frame, self.class_names)):
                 record["labels"] = labels
             records_by_split[split] = records

@@ -7,18 +7,19 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
+from modeling_dbeta.recording import BadRecord
+from modeling_dbeta.wfdb_reader import diagnosis_codes, read_wfdb
+
 from .builder import (
     ECGBuilder,
     ECGBuilderConfig,
     ECGDatasetInfo,
-    ecg_features,
+    ecg_dataset_schema,
     label_columns,
     label_features,
     require_data_dir,
 )
-from modeling_dbeta.recording import BadRecord
-from .splits import group_split
-from modeling_dbeta.wfdb_reader import diagnosis_codes, read_wfdb
+from .splits import check_fraction, group_split
 
 
 # The challenge's scored classes, in the order of its `weights.csv`; "a|b" are codes it scores as one class.
@@ -77,6 +78,12 @@ class PhysioNet2021Config(ECGBuilderConfig):
     test_fraction: float = 0.1
     seed: int = 42
 
+    def __post_init__(self):
+        super().__post_init__()
+        check_fraction("validation_fraction", self.validation_fraction)
+        check_fraction("test_fraction", self.test_fraction)
+        check_fraction("validation_fraction + test_fraction", self.validation_fraction + self.test_fraction)
+
 
 class PhysioNet2021(ECGBuilder):
     """
@@ -96,7 +103,7 @@ class PhysioNet2021(ECGBuilder):
             license="Creative Commons Attribution 4.0",
             citation="Reyna et al., Will Two Do? Varying Dimensions in Electrocardiography: the PhysioNet/Computing "
             "in Cardiology Challenge 2021, CinC 2021.",
-            features=ecg_features(
+            features=ecg_dataset_schema(
                 self.config.storage,
                 **label_features(CLASS_NAMES),
                 record_id=datasets.Value("string"),
@@ -131,8 +138,8 @@ class PhysioNet2021(ECGBuilder):
     def _build_example(self, record, repairs):
         recording = read_wfdb(record["path"])
         codes = diagnosis_codes(recording.comments)
-        if codes is None:
-            raise BadRecord("missing_diagnosis", f"{record['path']} has no '#Dx:' line")
+        if not codes:
+            raise BadRecord("missing_diagnosis", f"{record['path']} has no '#Dx:' line, or an empty one")
         example = self._prepare(recording, repairs)
         example.update(
             label_columns(scored_labels(codes), CLASS_NAMES), record_id=record["record_id"], source=record["source"]

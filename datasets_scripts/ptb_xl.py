@@ -3,11 +3,12 @@
 """PTB-XL with MERL's splits and labels for the superclass, subclass, form and rhythm tasks."""
 
 import datasets
-import pandas as pd
 
-from .builder import ECGBuilderConfig, require_columns, require_file
-from .merl_tasks import MERLTaskBuilder
 from modeling_dbeta.recording import clean_text
+
+from .builder import ECGBuilderConfig, path_inside
+from .merl_tasks import MERLTaskBuilder
+from .tables import find_table, parse_id, read_table
 
 
 TASKS = ("super_class", "sub_class", "form", "rhythm")
@@ -47,19 +48,24 @@ class PTBXL(MERLTaskBuilder):
             "report": datasets.Value("string"),
         }
 
-    def _split_records(self, data_dir, frame):
-        database_path = require_file(data_dir / "ptbxl_database.csv", "PTB-XL's database table")
-        database = pd.read_csv(
-            database_path,
-            usecols=lambda column: column in DATABASE_COLUMNS,
-            dtype={"report": "string"},
-            encoding_errors="replace",
-        )
-        require_columns(database, DATABASE_COLUMNS, database_path)
-        reports = dict(zip(database["ecg_id"], database["report"].fillna("")))
+    def _read_tables(self, data_dir) -> dict[int, str]:
+        """{ecg_id: free-text report} from `ptbxl_database.csv`; unreadable rows are counted in `bad_rows`."""
+        database_path = find_table(data_dir, "ptbxl_database.csv")
+        database = read_table(database_path, DATABASE_COLUMNS)
+        reports = {}
+        for row in range(len(database)):
+            ecg_id, problem = parse_id(database.columns["ecg_id"][row])
+            problem = database.problems.get(row) or problem or ("duplicate_row" if ecg_id in reports else None)
+            if problem:
+                self.bad_rows.add(database_path, problem, database.lines[row])
+                continue
+            reports[ecg_id] = database.columns["report"][row]
+        return reports
+
+    def _split_records(self, data_dir, frame, reports):
         return [
             {
-                "path": str(data_dir / row.filename_hr),
+                "path": str(path_inside(data_dir, row.filename_hr)),
                 "ecg_id": int(row.ecg_id),
                 "patient_id": int(row.patient_id),
                 "strat_fold": int(row.strat_fold),

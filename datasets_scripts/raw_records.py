@@ -36,6 +36,8 @@ class RawECGRecords(torch.utils.data.Dataset):
 
     def __init__(self, builder, split: str):
         records = builder._records_by_split()
+        if builder.bad_rows.counts:
+            logger.warning(f"{builder.name}: table rows dropped listing the records: {builder.bad_rows.summary()}")
         if split not in records:
             raise ValueError(f"{builder.name} has no split {split!r}; its splits are {sorted(records)}.")
         self.builder = builder
@@ -52,6 +54,9 @@ class RawECGRecords(torch.utils.data.Dataset):
             return self.builder._build_example(self.records[index], repairs)
         except BadRecord as error:
             logger.warning(f"Skipped {self.builder.name} {self.split} record {index}: {error}")
+            return None
+        except Exception as error:  # as the builders: one unforeseen defect of one file never ends the run
+            logger.warning(f"Skipped {self.builder.name} {self.split} record {index} (unexpected_error): {error!r}")
             return None
 
 

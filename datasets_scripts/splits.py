@@ -52,19 +52,33 @@ def multi_hot(frame: pd.DataFrame, class_names: list[str]) -> np.ndarray:
     return frame[class_names].to_numpy(dtype=np.float32)
 
 
+def check_fraction(name: str, value: float) -> None:
+    """A held-out share must be in [0, 1): 0 leaves the split out, 1 would leave nothing to train on."""
+    if not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1) (0 means no such split), got {value!r}.")
+
+
 def group_split(groups, validation_fraction: float, seed: int) -> np.ndarray:
     """
     A boolean "is validation" mask over rows such that every group (e.g. a patient) lies on one side; the same
-    groups and seed always give the same split.
+    groups and seed always give the same split. A fraction of 0 (or no rows) holds nothing out.
     """
     groups = np.asarray(groups)
-    if validation_fraction <= 0 or validation_fraction >= 1:
-        return np.full(len(groups), validation_fraction >= 1)
+    if validation_fraction <= 0 or len(groups) == 0:
+        return np.zeros(len(groups), dtype=bool)
+    if validation_fraction >= 1:
+        return np.ones(len(groups), dtype=bool)
     splitter = GroupShuffleSplit(n_splits=1, test_size=validation_fraction, random_state=seed)
-    _, validation_rows = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    try:
+        _, validation_rows = next(splitter.split(np.zeros(len(groups)), groups=groups))
+    except ValueError as error:  # e.g. too few groups for the fraction to leave any for training
+        raise ValueError(
+            f"Cannot hold out {validation_fraction:g} of {len(np.unique(groups))} groups (patients / records): "
+            f"{error} Lower the fraction or set it to 0."
+        ) from None
     is_validation = np.zeros(len(groups), dtype=bool)
     is_validation[validation_rows] = True
     return is_validation
 
 
-__all__ = ["group_split", "merl_class_names", "merl_split_path", "multi_hot", "read_merl_split"]
+__all__ = ["check_fraction", "group_split", "merl_class_names", "merl_split_path", "multi_hot", "read_merl_split"]

@@ -8,10 +8,17 @@ import datasets
 import numpy as np
 
 from modeling_dbeta import STANDARD_LEADS, normalize_report
-
-from .builder import ECGBuilder, ECGBuilderConfig, ECGDatasetInfo, ecg_features, label_columns, label_features
 from modeling_dbeta.recording import Recording
-from .splits import group_split
+
+from .builder import (
+    ECGBuilder,
+    ECGBuilderConfig,
+    ECGDatasetInfo,
+    ecg_dataset_schema,
+    label_columns,
+    label_features,
+)
+from .splits import check_fraction, group_split
 from .synthetic_ecg import SYNTHETIC_LABELS, simulate_records, subject_ids
 
 
@@ -30,6 +37,10 @@ class SyntheticECGConfig(ECGBuilderConfig):
     test_fraction: float = 0.1
     num_shards: int = 16
 
+    def __post_init__(self):
+        super().__post_init__()
+        check_fraction("validation_fraction + test_fraction", self.validation_fraction + self.test_fraction)
+
 
 class SyntheticECG(ECGBuilder):
     """
@@ -43,7 +54,7 @@ class SyntheticECG(ECGBuilder):
     def _info(self):
         return ECGDatasetInfo(
             description="Synthetic ECG-report pairs: physiology-based 12-lead ECGs with machine-statement reports.",
-            features=ecg_features(
+            features=ecg_dataset_schema(
                 self.config.storage,
                 report=datasets.Value("string"),
                 subject_id=datasets.Value("int64"),

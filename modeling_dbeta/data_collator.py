@@ -11,12 +11,16 @@ import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
-from .ecg_storage import dequantize_ecg
+from transformers.utils import logging
+
+from .ecg_storage import dequantize_ecg, require_finite_ecg
 from .n3s import N3SIndex
 
 
 # T5 has no [MASK] token; its first sentinel plays that role for MLM (the choice DESIGN.md asks us to document).
 T5_MASK_TOKEN = "<extra_id_0>"
+
+logger = logging.get_logger(__name__)
 
 
 def random_lead_mask(batch_size: int, num_leads: int, probability: float) -> torch.Tensor:
@@ -43,15 +47,14 @@ class DataCollatorForDBetaPretraining:
     silently restores the matched report while the pair stays labelled mismatched.
 
     Each batch draws its randomness from a seed of its own, under a forked torch RNG, so the model's random stream
-    (dropout, token masking) is untouched by collation:
-    - training (`training=True`): the seed is `(seed, rank, batch index)`, so a run resumed from a checkpoint
-      collates exactly the batches an uninterrupted run would have, whether batches are built in the main process or
-      in DataLoader workers. [`DBetaTrainer`] sets the batch index at each epoch through
-      [`~DataCollatorForDBetaPretraining.start_epoch`].
-    - evaluation (`training=False`): no lead masking, and the seed is `(seed, the batch's reports)`, so a validation
-      batch gets the same negatives and MLM masks at every evaluation, with any number of workers, and evaluating
-      never moves the training batches' counter. A report that the N3S index lacks (an index built from the training
-      reports only) gets a negative from the batch instead; `n3s_fallbacks` counts them.
+    (dropout, token masking) is untouched by collation. The seed is derived from the run's `seed` and the batch
+    itself (its reports and a sample of its ECG values), not from a counter: a run resumed from a checkpoint collates
+    exactly the batches an uninterrupted run would have, with any number of DataLoader workers (persistent or not),
+    and an evaluation batch (`training=False`: no lead masking; its own seed stream) gets the same negatives and MLM
+    masks at every evaluation, while evaluating leaves the training batches as they were. The Trainer's sampler
+    gives every epoch another order, hence other batches and other seeds. A report that the N3S index lacks (an
+    index built from the training reports only) is an error in training and gets a negative from the batch in
+    evaluation; `n3s_fallbacks` counts those.
 
     Examples given as `None` (records that could not be read, see `datasets_scripts.raw_records`) are left out of
     the batch; an ECG holding NaN or inf is refused, naming the fix.
@@ -67,8 +70,6 @@ class DataCollatorForDBetaPretraining:
     mlm: bool = True
     seed: int = 0
     _mlm_collator: DataCollatorForLanguageModeling = field(init=False, repr=False)
-    _batch_offset: int = field(init=False, default=0)
-    _calls: int = field(init=False, default=0)
     n3s_fallbacks: int = field(init=False, default=0)
 
     def __post_init__(self):
@@ -83,25 +84,22 @@ class DataCollatorForDBetaPretraining:
             self.tokenizer, mlm=self.mlm, mlm_probability=self.mlm_probability
         )
 
-    def start_epoch(self, batches_done: int):
-        """Number the coming batches from `batches_done` (the batches this process trained on so far)."""
-        self._batch_offset, self._calls = batches_done, 0
-
-    def _batch_seed(self, reports: Sequence[str]) -> int:
-        if not self.training:
-            content = zlib.crc32("\n".join(reports).encode("utf-8"))
-            return int(np.random.SeedSequence([self.seed, len(reports), content]).generate_state(1, np.uint64)[0] >> 1)
-        # DataLoader workers take batches round-robin: worker w of k builds batches w, w + k, w + 2k, ...
-        worker = torch.utils.data.get_worker_info()
-        num_workers, worker_id = (worker.num_workers, worker.id) if worker is not None else (1, 0)
-        index = self._batch_offset + self._calls * num_workers + worker_id
-        self._calls += 1
-        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-        return int(np.random.SeedSequence([self.seed, rank, index]).generate_state(1, np.uint64)[0] >> 1)
+    def batch_seed(self, examples: Sequence[dict[str, Any] | None]) -> int:
+        """The seed of a batch: the run's seed, training or evaluation, and a fingerprint of the examples in order."""
+        fingerprint = 0
+        for example in examples:
+            if example is None:
+                fingerprint = zlib.crc32(b"\0", fingerprint)
+                continue
+            fingerprint = zlib.crc32(example["report"].encode("utf-8"), fingerprint)
+            # Every 997th stored value (int16 or float): cheap, and enough to tell two records with one report apart.
+            sample = np.ascontiguousarray(np.asarray(example["ecg"]).reshape(-1)[::997])
+            fingerprint = zlib.crc32(sample.tobytes(), fingerprint)
+        entropy = [self.seed, int(self.training), len(examples), fingerprint]
+        return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
 
     def __call__(self, examples: Sequence[dict[str, Any] | None]) -> dict[str, torch.Tensor]:
-        # The seed is drawn before unreadable records are dropped, so the batch numbering never depends on them.
-        seed = self._batch_seed([example["report"] if example is not None else "" for example in examples])
+        seed = self.batch_seed(examples)
         examples = [example for example in examples if example is not None]
         if not examples:
             raise ValueError("Every record of this batch was unreadable (see the warnings above); check the data set.")
@@ -111,13 +109,7 @@ class DataCollatorForDBetaPretraining:
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
-        non_finite = ~torch.isfinite(ecg).flatten(1).all(dim=1)
-        if non_finite.any():
-            raise ValueError(
-                f"{int(non_finite.sum())} of the {len(examples)} ECGs of a batch hold NaN or inf values. The data set "
-                "builders never let them through: prepare the data set again (`python -m datasets_scripts <name> "
-                "--force`), or run the recordings through `DBetaFeatureExtractor`, which repairs or masks them."
-            )
+        require_finite_ecg(ecg, f"A batch of {len(examples)} pretraining ECGs")
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
 
@@ -153,6 +145,11 @@ class DataCollatorForDBetaPretraining:
                 if negative is None:
                     negatives[position] = self.other_report_in_batch(reports, index)
                     self.n3s_fallbacks += 1
+                    if self.n3s_fallbacks == 1:
+                        logger.warning(
+                            "An evaluation report is not in the N3S index (built from other reports?): its negative "
+                            "comes from the batch. Build the index from every split's reports to avoid this."
+                        )
         else:
             negatives = [self.other_report_in_batch(reports, i) for i in chosen]
         for position, negative in zip(chosen, negatives):

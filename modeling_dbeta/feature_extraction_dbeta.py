@@ -16,6 +16,9 @@ LEAD_ALIASES = {"di": "i", "dii": "ii", "diii": "iii", "d1": "i", "d2": "ii", "d
 
 MIN_SAMPLING_RATE = 50.0
 MAX_SAMPLING_RATE = 20_000.0
+# No body-surface ECG reaches 20 mV (the tallest QRS complexes of ventricular hypertrophy are ~5 mV); a sample beyond
+# it is a railed ADC value, an artefact, or a signal not in millivolts (see `recording.py`).
+DEFAULT_MAX_AMPLITUDE_MV = 20.0
 
 
 def canonical_lead_name(name: str) -> str | None:
@@ -88,6 +91,9 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         do_normalize (`bool`, defaults to `False`): z-score each lead. The released D-BETA was trained on raw
             millivolts, so keep `False` for it.
         min_duration (`float`, defaults to 1.0): recordings shorter than this many seconds are refused.
+        max_amplitude_mv (`float`, defaults to 20.0): input beyond +-this many millivolts is refused (wrong units,
+            railed leads); the data sets' rules instead drop such samples as missing (`recording.py`). `None` turns
+            the check off, e.g. for signals in other units with `do_normalize=True`.
     """
 
     model_input_names = ["ecg_values"]
@@ -101,6 +107,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         crop: str = "start",
         do_normalize: bool = False,
         min_duration: float = 1.0,
+        max_amplitude_mv: float | None = DEFAULT_MAX_AMPLITUDE_MV,
         **kwargs,
     ):
         kwargs.setdefault("return_attention_mask", False)
@@ -111,6 +118,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         self.crop = crop
         self.do_normalize = do_normalize
         self.min_duration = min_duration
+        self.max_amplitude_mv = max_amplitude_mv
 
     @property
     def standard_leads(self) -> tuple[str, ...]:
@@ -120,10 +128,15 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         self, signal, sampling_rate: float, lead_names=None
     ) -> tuple[np.ndarray, np.ndarray]:
         """
-        One recording, (leads, samples) or (samples, leads), to ((feature_size, num_samples) float32, per-lead
-        presence flags). Raises `ValueError` with the fix for input that cannot be made into a valid ECG.
+        One recording, (leads, samples) or (samples, leads), to ((feature_size, num_samples) finite float32,
+        per-lead presence flags). Raises `ValueError` with the fix for input that cannot be made into a valid ECG.
         """
-        signal = np.asarray(signal, dtype=np.float64)
+        try:
+            signal = np.asarray(signal, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"A recording must hold numbers; got {type(signal).__name__} of {np.asarray(signal).dtype}."
+            ) from None
         if lead_names is None:
             lead_names = self.standard_leads
         lead_names = [lead_names] if isinstance(lead_names, str) else list(lead_names)
@@ -159,6 +172,9 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
 
         positions = lead_indices(lead_names, self.standard_leads)
         signal, has_data = repair_non_finite(signal)
+        if not has_data.any():
+            raise ValueError("No lead holds a finite sample (all NaN / inf): there is no signal to encode.")
+        self._check_amplitude(signal, lead_names)
         signal = resample(signal, sampling_rate, self.sampling_rate)
 
         length = signal.shape[1]
@@ -175,6 +191,19 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             std = output[present].std(axis=-1, keepdims=True)
             output[present] = (output[present] - mean) / (std + 1e-6)
         return output, present
+
+    def _check_amplitude(self, signal: np.ndarray, lead_names: list[str]) -> None:
+        if self.max_amplitude_mv is None:
+            return
+        peaks = np.abs(signal).max(axis=-1)
+        beyond = np.flatnonzero(peaks > self.max_amplitude_mv)
+        if beyond.size:
+            worst = beyond[np.argmax(peaks[beyond])]
+            raise ValueError(
+                f"Lead(s) {[lead_names[i] for i in beyond]} exceed {self.max_amplitude_mv:g} mV (lead "
+                f"{lead_names[worst]} peaks at {peaks[worst]:.4g}), which no ECG reaches: pass millivolts (divide "
+                "microvolts by 1000, raw ADC counts by the gain); mark railed or saturated samples as NaN."
+            )
 
     def __call__(
         self,

@@ -32,10 +32,16 @@ def split_top_level(text: str) -> list[str]:
 def parse_overrides(overrides: str | Iterable[str] | None) -> dict:
     """
     'a=1,b=x,c=[[16,2,2]]' (or the items as a list, as `nargs="*"` gives them) -> {'a': 1, 'b': 'x',
-    'c': [[16, 2, 2]]}. A value is read as JSON when it is JSON, and kept as a string otherwise.
+    'c': [[16, 2, 2]]}. A value is read as JSON when it is JSON, and kept as a string otherwise. A JSON object
+    ('{"a": 1, "b": "x"}') is read as it is.
     """
     if overrides is None:
         return {}
+    if isinstance(overrides, str) and overrides.lstrip().startswith("{"):
+        try:
+            return json.loads(overrides)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Overrides {overrides[:60]!r} look like a JSON object but are not one: {error}.") from None
     items = split_top_level(overrides) if isinstance(overrides, str) else [item for item in overrides if item.strip()]
     parsed = {}
     for item in items:

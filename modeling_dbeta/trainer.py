@@ -5,10 +5,11 @@
 evaluation collator of its own, and a precision measured on the machine.
 """
 
+import zlib
 from dataclasses import dataclass, field
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainingArguments
 from transformers.optimization import get_wsd_schedule
 from transformers.utils import logging
 
@@ -40,16 +41,6 @@ class DBetaTrainingArguments(TrainingArguments):
         default="auto",
         metadata={"help": "auto (measured on a CPU; bf16 on GPUs that support it), fp32 or bf16.", "choices": PRECISIONS},
     )
-
-
-class CollatorEpochCallback(TrainerCallback):
-    """Tells a collator with per-batch seeds how many batches came before each epoch (see the collator)."""
-
-    def __init__(self, collator):
-        self.collator = collator
-
-    def on_epoch_begin(self, args, state, control, **kwargs):
-        self.collator.start_epoch(state.global_step * args.gradient_accumulation_steps)
 
 
 class DBetaTrainer(Trainer):
@@ -87,8 +78,26 @@ class DBetaTrainer(Trainer):
         # so evaluating neither perturbs nor renumbers the training batches.
         self.eval_data_collator = eval_data_collator
         self._running = {}
-        if hasattr(self.data_collator, "start_epoch"):
-            self.add_callback(CollatorEpochCallback(self.data_collator))
+
+    def evaluate(self, *args, **kwargs):
+        """
+        As `Trainer.evaluate`, under a forked RNG: whatever evaluation draws (the DataLoader's worker seeds, the ECG
+        tokens MEM removes) is taken from a copy, so the training steps after it draw what they would have drawn
+        without it.
+        """
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            return super().evaluate(*args, **kwargs)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """Each evaluation batch removes the same ECG tokens at every evaluation: its RNG is seeded by its texts."""
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            texts = inputs["input_ids"].detach().cpu().numpy().tobytes() if "input_ids" in inputs else b""
+            torch.manual_seed(zlib.crc32(texts, self.args.seed))
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys)
+
+    @staticmethod
+    def _rng_devices() -> list[int]:
+        return [torch.cuda.current_device()] if torch.cuda.is_available() else []
 
     def get_eval_dataloader(self, eval_dataset=None):
         if self.eval_data_collator is None:

@@ -309,3 +309,17 @@ def write_cardiosoft_xml(
         encoding="utf-8",
     )
     return path
+
+
+def rewrite_header(header: Path, edit, encoding: str = "utf-8", newline: str = "\n") -> Path:
+    """Rewrite a WFDB header in place: `edit(lines) -> lines` (the record line first, then the signal lines)."""
+    lines = edit(header.read_text(encoding="latin-1").splitlines())
+    header.write_bytes(newline.join(lines).encode(encoding) + newline.encode(encoding))
+    return header
+
+
+def set_signal_field(line: str, position: int, value: str) -> str:
+    """A WFDB signal line with its whitespace-separated field `position` (0: file, 1: format, 2: gain/units) set."""
+    fields = line.split(" ")
+    fields[position] = value
+    return " ".join(fields)

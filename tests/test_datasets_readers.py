@@ -4,7 +4,6 @@ import numpy as np
 import pydicom
 import pytest
 import wfdb
-from defusedxml import EntitiesForbidden
 from pydicom.data import get_testdata_file
 
 from modeling_dbeta import STANDARD_LEADS, DBetaFeatureExtractor, wfdb_reader
@@ -167,13 +166,14 @@ def test_long_non_finite_runs_drop_the_lead(extractor):
 
 
 def test_leads_are_selected_by_name(extractor):
-    names = ["V1", "II", "vx", "I", "vy"]  # Frank leads ignored, I, II and V1 placed, the rest zeroed
+    names = ["V1", "II", "vx", "I", "vy"]  # Frank leads ignored, I, II and V1 placed, limb leads derived, rest zeroed
     signal = ecg_signal(7, num_leads=5).T
     repairs = []
     ecg, lead_mask = prepare_recording(recording_with(signal, names), extractor, repairs)
-    assert sorted(repairs) == ["extra_leads_ignored", "missing_leads_zeroed"]
-    assert [STANDARD_LEADS[i] for i in np.flatnonzero(lead_mask)] == ["I", "II", "V1"]
+    assert sorted(repairs) == ["extra_leads_ignored", "limb_leads_derived", "missing_leads_zeroed"]
+    assert [STANDARD_LEADS[i] for i in np.flatnonzero(lead_mask)] == ["I", "II", "III", "aVR", "aVL", "aVF", "V1"]
     np.testing.assert_allclose(ecg[[0, 1, 6]], signal[[3, 1, 0]], atol=1e-6)
+    np.testing.assert_allclose(ecg[2], signal[1] - signal[3], atol=1e-6)
     assert (ecg[~lead_mask] == 0).all()
 
 
@@ -185,7 +185,8 @@ def test_leads_are_selected_by_name(extractor):
         (recording_with(rate=float("nan")), "unknown_sampling_rate"),
         (recording_with(signal=ecg_signal(8, 300).T), "too_short"),
         (recording_with(signal=np.full((12, 5000), np.nan)), "no_valid_lead"),
-        (recording_with(lead_names=["I"] * 12), "invalid_signal"),
+        (recording_with(lead_names=["I"] * 12), "duplicate_leads"),
+        (recording_with(signal=np.full((12, 5000), "n/a")), "invalid_signal"),
     ],
 )
 def test_unusable_recordings_are_refused_with_reason(extractor, recording, reason):
@@ -246,8 +247,9 @@ def test_xml_readers_refuse_unsafe_or_foreign_files(tmp_path):
     bomb.write_text(
         '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><RestingECG>&b;</RestingECG>'
     )
-    with pytest.raises(EntitiesForbidden):
+    with pytest.raises(BadRecord, match=f"{bomb} declares XML entities.*refused") as error:
         read_ge_xml(bomb)
+    assert error.value.reason == "unsafe_file" and isinstance(error.value, ValueError)
     other = tmp_path / "other.xml"
     other.write_text("<AnnotatedECG/>")
     with pytest.raises(ValueError, match="neither GE MUSE"):

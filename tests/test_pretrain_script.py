@@ -78,6 +78,9 @@ def test_config_overrides_are_typed():
         config_field_overrides(DBetaConfig, "hiden_size=96")
     # The same parser reads `python -m datasets_scripts --config` items (a list) and comma-joined strings.
     assert parse_overrides(["storage=int16", "num_shards=8"]) == parse_overrides("storage=int16,num_shards=8")
+    assert parse_overrides('{"conv_layers": [[16, 2, 2]], "hidden_size": 96}') == {"conv_layers": [[16, 2, 2]], "hidden_size": 96}
+    with pytest.raises(ValueError, match="look like a JSON object but are not one"):
+        parse_overrides('{"hidden_size": 96,}')
 
 
 def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_encoder):

@@ -51,15 +51,18 @@ def test_swapped_negatives_reach_the_model_after_mlm_masking(tokenizer):
 def test_half_the_batch_is_negative_and_the_rest_untouched(tokenizer):
     torch.manual_seed(1)
     collator = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), mlm=False)
-    fractions = []
-    for _ in range(50):
-        batch = collator(examples(8))
+    fractions, chosen = [], set()
+    for seed in range(50):
+        data = examples(7, seed=seed)  # 7: the number of negatives is 3 or 4, drawn per batch
+        batch = collator(data)
         fractions.append(1 - batch["is_aligned"].mean().item())
+        chosen.add(tuple(batch["is_aligned"].tolist()))
         for row in torch.nonzero(batch["is_aligned"]).flatten().tolist():
-            expected = tokenizer(examples(8)[row]["report"])["input_ids"]
+            expected = tokenizer(data[row]["report"])["input_ids"]
             assert batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist() == expected
     assert "mlm_labels" not in batch
     assert abs(np.mean(fractions) - 0.5) < 0.05
+    assert len(chosen) > 10, "every batch chose the same pairs: batches do not get seeds of their own"
 
 
 def test_without_index_negatives_come_from_the_batch(tokenizer):
@@ -103,12 +106,19 @@ def training_args(tmp_path, **overrides):
     return TrainingArguments(**values)
 
 
-def make_trainer(tmp_path, tokenizer, **overrides):
+def make_trainer(tmp_path, tokenizer, eval_dataset=None, eval_data_collator=None, **overrides):
     torch.manual_seed(0)
     model = DBetaForPreTraining(tiny_config())
     data = Dataset.from_list([{"ecg": e["ecg"].tolist(), "report": e["report"]} for e in examples(8)]).with_format("numpy")
     collator = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index())
-    return DBetaTrainer(model=model, args=training_args(tmp_path, **overrides), train_dataset=data, data_collator=collator)
+    return DBetaTrainer(
+        model=model,
+        args=training_args(tmp_path, **overrides),
+        train_dataset=data,
+        data_collator=collator,
+        eval_dataset=eval_dataset,
+        eval_data_collator=eval_data_collator,
+    )
 
 
 def test_a_few_steps_lower_the_loss_and_log_every_objective(tmp_path, tokenizer):
@@ -163,3 +173,69 @@ def test_resume_continues_with_the_same_losses(tmp_path, tokenizer):
     assert sorted(got) == [4, 5, 6]
     for step in got:
         assert got[step] == pytest.approx(expected[step], rel=1e-4), f"step {step}: {got[step]} vs {expected[step]}"
+
+
+def test_evaluation_batches_are_seeded_by_their_content_not_a_counter(tokenizer):
+    evaluation = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), mlm_probability=0.5, training=False)
+    first = evaluation(examples(8))
+    evaluation(examples(8, seed=1))  # another batch in between must not change what the first one gets
+    again = evaluation(examples(8))
+    for name in ("input_ids", "mlm_labels", "is_aligned"):
+        torch.testing.assert_close(first[name], again[name])
+    assert first["is_aligned"].min() == 0, "no negative was drawn: the test would prove nothing"
+    # A fresh collator (another evaluation, another DataLoader worker) builds the same batch.
+    fresh = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), mlm_probability=0.5, training=False)
+    torch.testing.assert_close(fresh(examples(8))["input_ids"], first["input_ids"])
+
+
+def test_evaluation_reports_missing_from_the_index_fall_back_to_the_batch(tokenizer):
+    unknown = [{"ecg": np.zeros((12, 5000), np.float32), "report": f"report never indexed {i}"} for i in range(4)]
+    evaluation = DataCollatorForDBetaPretraining(
+        tokenizer, n3s_index=toy_index(), negative_fraction=1.0, mlm=False, training=False
+    )
+    batch = evaluation(unknown)
+    assert batch["is_aligned"].sum() == 0 and evaluation.n3s_fallbacks == 4
+    train = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), negative_fraction=1.0, mlm=False)
+    with pytest.raises(KeyError, match="not in this N3S index"):
+        train(unknown)
+
+
+def test_unreadable_records_are_left_out_and_non_finite_ecgs_refused(tokenizer):
+    collator = DataCollatorForDBetaPretraining(tokenizer, mlm=False)
+    assert collator([None, *examples(3), None])["ecg_values"].shape[0] == 3
+    with pytest.raises(ValueError, match="unreadable"):
+        collator([None, None])
+    bad = examples(2)
+    bad[1]["ecg"][3, 100] = np.inf
+    with pytest.raises(ValueError, match=r"batch of 2 pretraining ECGs holds 1 NaN / inf value\(s\) \(example\(s\) \[1\]\)"):
+        collator(bad)
+
+
+def test_evaluation_during_training_uses_its_own_collator_and_changes_no_training_batch(tmp_path, tokenizer):
+    """With N3S on and validation reports the index lacks, evaluating every 2 steps works and changes no loss."""
+    unindexed = Dataset.from_list(
+        [{"ecg": e["ecg"].tolist(), "report": f"validation report {i}"} for i, e in enumerate(examples(4, seed=9))]
+    ).with_format("numpy")
+
+    def run(folder, **overrides):
+        trainer = make_trainer(
+            folder,
+            tokenizer,
+            eval_dataset=unindexed,
+            eval_data_collator=DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), training=False),
+            max_steps=6,
+            logging_steps=1,
+            **overrides,
+        )
+        trainer.train()
+        losses = {e["step"]: e["loss"] for e in trainer.state.log_history if "loss" in e}
+        evaluations = [e for e in trainer.state.log_history if "eval_loss" in e]
+        # The same model scores the same: evaluation's masks and negatives do not depend on when it runs.
+        assert trainer.evaluate()["eval_loss"] == trainer.evaluate()["eval_loss"]
+        return losses, evaluations
+
+    plain, no_evaluations = run(tmp_path / "plain")
+    evaluated, evaluations = run(tmp_path / "evaluated", eval_strategy="steps", eval_steps=2)
+    assert not no_evaluations and [e["step"] for e in evaluations] == [2, 4, 6]
+    assert all(np.isfinite(e["eval_loss"]) for e in evaluations)
+    assert evaluated == plain

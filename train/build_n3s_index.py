@@ -8,24 +8,26 @@ a FAISS index and each report's 64 farthest reports (see `modeling_dbeta/n3s.py`
 
 `--reports` is a text file (one report per line), a CSV file (a `report` column, or MIMIC-IV-ECG's `report_0` ..
 `report_17` statements, joined in order), or a `datasets` dataset saved with `save_to_disk` that has a `report`
-column. The timings of each stage are printed at the end as JSON.
+column. Text files and CSV tables are read exactly as the data set builders read them (`datasets_scripts.tables`:
+byte-order marks, gzip, undecodable bytes dropped and counted, cut or malformed rows dropped and counted), and a
+`machine_measurements.csv` through the MIMIC-IV-ECG builder's own reader, so that the index holds the reports the
+pairs are built from. The counts and the timings of each stage are printed at the end as JSON.
 """
 
 import json
-import re
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import pandas as pd
 from datasets import DatasetDict, load_from_disk
 from transformers import HfArgumentParser
 
-from modeling_dbeta import join_statements
+from datasets_scripts.mimic_iv_ecg import read_machine_measurements
+from datasets_scripts.tables import BadRows, open_text, read_header, read_table
+from modeling_dbeta import normalize_report
 from modeling_dbeta.n3s import DEFAULT_ENCODER, N3SIndex
-
-
-STATEMENT_COLUMN = re.compile(r"report_(\d+)")
+from modeling_dbeta.recording import clean_text
 
 
 @dataclass
@@ -47,26 +49,32 @@ class BuildArguments:
     device: str | None = field(default=None, metadata={"help": "Encoder device; default CUDA when available."})
 
 
-def read_csv_reports(path: Path, report_column: str) -> list[str]:
-    header = pd.read_csv(path, nrows=0).columns
-    statements = sorted((c for c in header if STATEMENT_COLUMN.fullmatch(c)), key=lambda c: int(c.split("_")[1]))
+def read_csv_reports(path: Path, report_column: str, bad_rows: BadRows) -> list[str]:
+    header = read_header(path)
     if report_column in header:
-        columns = [report_column]
-    elif statements:
-        columns = statements
-    else:
-        raise ValueError(
-            f"{path} has neither a {report_column!r} column nor MIMIC-IV-ECG's report_0 .. report_17 columns "
-            f"(found: {', '.join(header)}). Name the report column with --report_column."
-        )
-    table = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False)[columns]
-    if columns == [report_column]:
-        return table[report_column].tolist()
-    return [join_statements(row) for row in table.itertuples(index=False, name=None)]
+        table = read_table(path, [report_column])
+        for row, problem in table.problems.items():
+            bad_rows.add(path, problem, table.lines[row])
+        return [text for row, text in enumerate(table.columns[report_column]) if row not in table.problems]
+    if "report_0" in header:
+        measurements = read_machine_measurements(path, bad_rows)
+        for _ in measurements.conflicting:
+            bad_rows.add(path, "conflicting_reports")  # the builder skips these studies too
+        return [report for study, report in measurements.reports.items() if study not in measurements.conflicting]
+    raise ValueError(
+        f"{path} has neither a {report_column!r} column nor MIMIC-IV-ECG's report_0 .. report_17 columns "
+        f"(found: {', '.join(header)}). Name the report column with --report_column."
+    )
 
 
 def read_dataset_reports(path: Path, report_column: str, split: str) -> list[str]:
-    dataset = load_from_disk(path)
+    try:
+        dataset = load_from_disk(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} is a folder but not a dataset saved with `save_to_disk` (no dataset_info.json / "
+            "dataset_dict.json): pass a text file, a CSV file or such a folder."
+        ) from None
     if isinstance(dataset, DatasetDict):
         if split not in dataset:
             raise ValueError(f"{path} has no split {split!r} (found: {', '.join(dataset)}). Choose one with --split.")
@@ -79,23 +87,47 @@ def read_dataset_reports(path: Path, report_column: str, split: str) -> list[str
     return dataset[report_column][:]
 
 
-def read_reports(path: str | Path, report_column: str = "report", split: str = "train") -> list[str]:
-    """Every report of the corpus, duplicates included (the index counts them before de-duplicating)."""
+def read_reports(
+    path: str | Path, report_column: str = "report", split: str = "train", counts: Counter | None = None
+) -> list[str]:
+    """
+    Every report of the corpus the pairs would be trained on, duplicates included (the index counts them before
+    de-duplicating): undecodable bytes dropped, empty reports left out, as the builders do. `counts` (optional)
+    receives `non_utf8_text`, `empty_report` and the dropped table rows (`<table>: <reason>`).
+    """
     path = Path(path)
+    counts = Counter() if counts is None else counts
     if not path.exists():
         raise FileNotFoundError(f"No reports at {path}: pass a text file, a CSV file or a dataset folder.")
+    bad_rows = BadRows()
+    is_table = path.is_dir() or path.name.endswith((".csv", ".csv.gz"))
     if path.is_dir():
-        return read_dataset_reports(path, report_column, split)
-    if path.name.endswith((".csv", ".csv.gz")):
-        return read_csv_reports(path, report_column)
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raw = read_dataset_reports(path, report_column, split)
+    elif is_table:
+        raw = read_csv_reports(path, report_column, bad_rows)
+    else:
+        with open_text(path) as stream:
+            raw = stream.read().splitlines()
+    for table, reasons in bad_rows.as_dict().items():
+        counts.update({f"{table}: {reason}": count for reason, count in reasons.items()})
+    reports = []
+    for text in raw:
+        repairs = []
+        text = clean_text(text, repairs)
+        counts.update(repairs)
+        if normalize_report(text):
+            reports.append(text)
+        elif is_table or text.strip():  # a blank line of a text file is no report
+            counts["empty_report"] += 1
+    return reports
 
 
 def main(args: list[str] | None = None) -> dict:
     (build_args,) = HfArgumentParser(BuildArguments).parse_args_into_dataclasses(args=args)
 
     start = time.perf_counter()
-    reports = read_reports(build_args.reports, build_args.report_column, build_args.split)
+    counts = Counter()
+    reports = read_reports(build_args.reports, build_args.report_column, build_args.split, counts)
     read_seconds = time.perf_counter() - start
 
     index = N3SIndex.build(
@@ -115,6 +147,7 @@ def main(args: list[str] | None = None) -> dict:
     summary = {
         "arguments": asdict(build_args),
         "num_input_reports": index.info["num_input_reports"],
+        "reports_dropped_or_repaired": dict(sorted(counts.items())),
         "num_reports": index.info["num_reports"],
         "num_candidates": index.info["num_candidates"],
         "seconds": {"read": read_seconds, **index.info["build_seconds"], "save": save_seconds},
@@ -124,4 +157,7 @@ def main(args: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, ValueError) as error:  # a bad --reports file: the message names it and the fix
+        raise SystemExit(f"build_n3s_index.py: {error}") from None

@@ -11,11 +11,12 @@ them; with no argument the demo configuration runs. Several GPUs or nodes: the u
 `modeling_dbeta.pretraining`; this script only puts it together.
 """
 
+import copy
 import dataclasses
 import sys
 from pathlib import Path
 
-from transformers import HfArgumentParser, set_seed
+from transformers import HfArgumentParser
 
 from datasets_scripts.arguments import ECGDatasetArguments
 from modeling_dbeta import DBetaFeatureExtractor, DBetaProcessor
@@ -81,13 +82,9 @@ def run_demo_evaluation(trainer, untrained, processor, dataset_args, data_args, 
     )
 
 
-def main(argv: list[str] | None = None):
-    model_args, dataset_args, data_args, demo_args, training_args = parse_arguments(
-        sys.argv[1:] if argv is None else argv
-    )
-    set_up_process(training_args)
+def build_trainer(model_args, dataset_args, data_args, training_args) -> DBetaTrainer:
+    """The pairs, the N3S index, the model, the two collators and the `DBetaTrainer` of a run."""
     training_args.remove_unused_columns = False  # the collator needs the raw `ecg` and `report` columns
-
     with training_args.main_process_first(desc="data set preparation"):
         train_dataset = pretraining_pairs(
             dataset_args.load_split(data_args.train_split, raw=data_args.raw_records), dataset_args.dataset_name
@@ -104,10 +101,6 @@ def main(argv: list[str] | None = None):
     n3s_index = load_or_build_n3s_index(data_args, training_args, train_dataset, eval_dataset)
 
     model = build_pretraining_model(model_args)
-    untrained = None
-    if demo_args.run_demo_evaluation:  # the same initial weights, kept aside as the baseline
-        set_seed(training_args.seed)
-        untrained = build_pretraining_model(model_args)
     if training_args.ddp_find_unused_parameters is None:
         training_args.ddp_find_unused_parameters = expects_unused_parameters(model.config)
     tokenizer = load_pretraining_tokenizer(model_args)
@@ -121,7 +114,7 @@ def main(argv: list[str] | None = None):
         mlm=model.config.mlm_loss_weight > 0,
         seed=training_args.seed,
     )
-    trainer = DBetaTrainer(
+    return DBetaTrainer(
         model=model,
         args=training_args,
         data_collator=collator,
@@ -130,6 +123,17 @@ def main(argv: list[str] | None = None):
         eval_data_collator=dataclasses.replace(collator, training=False),
         processing_class=tokenizer,
     )
+
+
+def main(argv: list[str] | None = None):
+    model_args, dataset_args, data_args, demo_args, training_args = parse_arguments(
+        sys.argv[1:] if argv is None else argv
+    )
+    set_up_process(training_args)
+    trainer = build_trainer(model_args, dataset_args, data_args, training_args)
+    # The baseline of the demo evaluation: the very weights training starts from.
+    untrained = copy.deepcopy(trainer.model) if demo_args.run_demo_evaluation else None
+
     checkpoint = resolve_resume_checkpoint(
         training_args.resume_from_checkpoint, training_args.output_dir, training_args.world_size
     )
@@ -138,10 +142,10 @@ def main(argv: list[str] | None = None):
     trainer.save_state()
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
-    processor = DBetaProcessor(DBetaFeatureExtractor(sampling_rate=model.config.sampling_rate), tokenizer)
+    processor = DBetaProcessor(DBetaFeatureExtractor(sampling_rate=trainer.model.config.sampling_rate), trainer.processing_class)
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
-    if eval_dataset is not None:
+    if trainer.eval_dataset is not None:
         metrics = trainer.evaluate()
         trainer.log_metrics("eval", metrics)
         trainer.save_metrics("eval", metrics)
