@@ -43,7 +43,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     """
     The autocast dtype for `precision` (`None` = fp32): "auto" is bf16 on a GPU that supports it and fp32 elsewhere.
     Unlike training, "auto" does not time bf16 on a CPU: the features (and their cache key) must not depend on how
-    busy the machine was; pass "bf16" where it is faster (`bench/train_step.py` measures it).
+    busy the machine was; pass "bf16" where it is faster (`python -m bench.train_step` measures it).
     """
     return resolve_precision(precision, device, what="feature extraction")
 
