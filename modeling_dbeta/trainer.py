@@ -5,11 +5,14 @@
 evaluation collator of its own, and a precision measured on the machine.
 """
 
+import json
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_callback import ExportableState
 from transformers.optimization import get_wsd_schedule
 from transformers.utils import logging
 
@@ -19,6 +22,29 @@ from .precision import PRECISIONS, resolve_precision
 logger = logging.get_logger(__name__)
 
 OBJECTIVES = ("mlm_loss", "mem_loss", "etm_loss", "ets_loss")
+
+
+class RunPrecision(TrainerCallback, ExportableState):
+    """
+    Keeps the precision a run trains in inside its checkpoints (`trainer_state.json`), so that a resumed run with
+    `precision="auto"` trains in the same one instead of measuring again: a second measurement on a busy machine may
+    choose otherwise, and the losses after the resume would then no longer be the uninterrupted run's.
+    """
+
+    def __init__(self, precision: str):
+        self.precision = precision
+
+    def state(self) -> dict:
+        return {"args": {"precision": self.precision}, "attributes": {}}
+
+
+def recorded_precision(checkpoint: str | None) -> str | None:
+    """The precision a checkpoint's run trained in, if it recorded one."""
+    state_path = Path(checkpoint) / "trainer_state.json" if checkpoint else None
+    if state_path is None or not state_path.is_file():
+        return None
+    record = json.loads(state_path.read_text()).get("stateful_callbacks", {}).get(RunPrecision.__name__)
+    return record["args"]["precision"] if record else None
 # Examples in the batch that `precision="auto"` times on a CPU: enough for the matmuls to take their real shapes.
 PRECISION_PROBE_BATCH_SIZE = 16
 
@@ -34,7 +60,8 @@ class DBetaTrainingArguments(TrainingArguments):
         `"auto"`.
     resume_from_checkpoint (`str`, *optional*): a checkpoint folder, or `"latest"` for the newest *complete*
         checkpoint in `output_dir` (see `modeling_dbeta.checkpoints`); a checkpoint that lacks a file a resume reads
-        is refused rather than resumed with fresh state.
+        is refused rather than resumed with fresh state. Resolve "latest" before building the `DBetaTrainer`
+        (`resolve_resume_checkpoint`): a resumed run then keeps the precision its checkpoint recorded.
     """
 
     precision: str = field(
@@ -73,6 +100,7 @@ class DBetaTrainer(Trainer):
             # Before `Trainer.__init__`, which builds the accelerator (and its autocast) from `args`.
             choose_precision(args, model, data_collator, train_dataset)
         super().__init__(model, args, data_collator, train_dataset, eval_dataset, **kwargs)
+        self.add_callback(RunPrecision("bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32"))
         self.schedule_phases = schedule_phases
         # Evaluation batches are built by a collator of their own (no lead masking, negatives seeded by the batch),
         # so evaluating neither perturbs nor renumbers the training batches.
@@ -152,6 +180,10 @@ def choose_precision(args: "DBetaTrainingArguments", model, data_collator, train
     if args.precision != "auto" and explicit and (args.precision == "fp32" or args.fp16):
         raise ValueError(f"--precision {args.precision} contradicts --{'bf16' if args.bf16 else 'fp16'}; give one of them.")
     if explicit:
+        return
+    if args.precision == "auto" and (resumed := recorded_precision(args.resume_from_checkpoint)) is not None:
+        logger.warning(f"Precision for training: {resumed}, as the run resumed from {args.resume_from_checkpoint}.")
+        args.bf16, args.mixed_precision = resumed == "bf16", "bf16" if resumed == "bf16" else "no"
         return
     work = None
     if args.precision == "auto" and args.device.type == "cpu" and model is not None and train_dataset is not None:

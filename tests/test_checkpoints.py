@@ -20,7 +20,7 @@ from modeling_dbeta.checkpoints import (
     resolve_resume_checkpoint,
 )
 from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
-from modeling_dbeta.trainer import DBetaTrainer
+from modeling_dbeta.trainer import DBetaTrainer, recorded_precision
 from tests.tiny_models import tiny_config, tiny_t5_tokenizer
 
 
@@ -73,8 +73,9 @@ DAMAGES = {
 }
 
 
-def test_a_complete_checkpoint_is_resumable(run_dir):
+def test_a_complete_checkpoint_is_resumable_and_records_its_precision(run_dir):
     assert checkpoint_problems(run_dir / "checkpoint-4") == []
+    assert recorded_precision(str(run_dir / "checkpoint-4")) == "fp32"
     assert check_resumable(run_dir / "checkpoint-4") == run_dir / "checkpoint-4"
 
 

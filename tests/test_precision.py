@@ -1,5 +1,6 @@
 """`precision="auto"`: measured, not assumed; the measurement leaves the model and its random streams untouched."""
 
+import json
 import time
 
 import pytest
@@ -68,3 +69,22 @@ def test_trainer_arguments_take_the_measured_choice_and_refuse_contradictions(to
     assert args.bf16
     with pytest.raises(ValueError, match="contradicts --bf16"):
         choose_precision(arguments(bf16=True, precision="fp32"), model, collator, data)
+
+
+def test_a_resumed_run_keeps_the_precision_its_checkpoint_recorded(tokenizer, tmp_path, monkeypatch):
+    model, collator, data = probe_inputs(tokenizer)
+    checkpoint = tmp_path / "checkpoint-4"
+    checkpoint.mkdir()
+    (checkpoint / "trainer_state.json").write_text(
+        json.dumps({"global_step": 4, "stateful_callbacks": {"RunPrecision": {"args": {"precision": "bf16"}}}})
+    )
+
+    def measured(work):
+        raise AssertionError("a resumed run measured again")
+
+    monkeypatch.setattr("modeling_dbeta.precision.measure_cpu_precision", measured)
+    args = DBetaTrainingArguments(
+        output_dir=str(tmp_path), use_cpu=True, report_to="none", resume_from_checkpoint=str(checkpoint)
+    )
+    choose_precision(args, model, collator, data)
+    assert args.bf16 and args.mixed_precision == "bf16"

@@ -130,14 +130,14 @@ def main(argv: list[str] | None = None):
         sys.argv[1:] if argv is None else argv
     )
     set_up_process(training_args)
+    training_args.resume_from_checkpoint = resolve_resume_checkpoint(
+        training_args.resume_from_checkpoint, training_args.output_dir, training_args.world_size
+    )
     trainer = build_trainer(model_args, dataset_args, data_args, training_args)
     # The baseline of the demo evaluation: the very weights training starts from.
     untrained = copy.deepcopy(trainer.model) if demo_args.run_demo_evaluation else None
 
-    checkpoint = resolve_resume_checkpoint(
-        training_args.resume_from_checkpoint, training_args.output_dir, training_args.world_size
-    )
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model()
     trainer.save_state()
     trainer.log_metrics("train", train_result.metrics)
