@@ -191,7 +191,8 @@ def count_parameters(model_dir: str | Path) -> int:
     total = 0
     for weights_file in sorted(Path(model_dir).glob("*.safetensors")):
         with safe_open(weights_file, framework="pt") as weights:
-            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+            # `safe_open` is not iterable: `.keys()` is needed.
+            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())  # noqa: SIM118
     return total
 
 
@@ -267,8 +268,9 @@ def build_model_card(
     baselines = sorted({r.weights for r in results if r.weights and r.weights.startswith(UNTRAINED)})
     baseline_note = (
         f"Rows whose weights read {' / '.join(f'`{label}`' for label in baselines)} score the same architecture "
-        "untrained, its weights as initialised under that seed (`--baseline untrained` of the evaluation scripts): "
-        "the baseline that each number of the checkpoint should be compared with."
+        "untrained, its weights as initialised under that seed (by `--baseline untrained` of the evaluation scripts, "
+        "or, where the label says so, the weights a pretraining run started from): the baseline that each number of "
+        "the checkpoint should be compared with."
         if baselines
         else ""
     )

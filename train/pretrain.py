@@ -79,6 +79,7 @@ def run_demo_evaluation(trainer, untrained, processor, dataset_args, data_args, 
         demo_args.evaluation_split,
         [float(fraction) for fraction in demo_args.probe_train_fractions.split(",")],
         trainer.args.output_dir,
+        trainer.args.seed,
     )
 
 

@@ -102,9 +102,13 @@ def load_processor(model_name_or_path: str | Path) -> DBetaProcessor:
     return DBetaProcessor.from_pretrained(model_name_or_path)
 
 
-def untrained_label(seed: int) -> str:
-    """How results name the untrained baseline of `seed`."""
-    return f"{UNTRAINED} (seed {seed})"
+def untrained_label(seed: int, origin: str | None = None) -> str:
+    """
+    How results name an untrained baseline drawn under `seed`: "untrained (seed 42)" for `untrained_model`'s weights;
+    `origin` names other untrained weights, e.g. "untrained (seed 0, pretraining's initial weights)" for the weights
+    a pretraining run started from (its text encoder pretrained).
+    """
+    return f"{UNTRAINED} (seed {seed})" if origin is None else f"{UNTRAINED} (seed {seed}, {origin})"
 
 
 def untrained_model(config: DBetaConfig, seed: int = DEFAULT_BASELINE_SEED) -> DBetaModel:
