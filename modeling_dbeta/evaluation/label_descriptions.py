@@ -29,8 +29,8 @@ def _read_json(path: Path) -> dict:
         content = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
-    if not isinstance(content, dict):
-        raise ValueError(f"{path} must hold a JSON object, of label descriptions or of data sets.")
+    if not isinstance(content, dict):  # a file's content, not an argument's type: a ValueError
+        raise ValueError(f"{path} must hold a JSON object, of label descriptions or of data sets.")  # noqa: TRY004
     return content
 
 

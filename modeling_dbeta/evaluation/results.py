@@ -110,8 +110,8 @@ def _parse_record(record, path: Path) -> EvaluationResult:
         result = EvaluationResult(**record)
     except TypeError as error:
         raise ValueError(f"{path}: incomplete result record {record!r} ({error}).") from error
-    if isinstance(result.value, bool) or not isinstance(result.value, int | float):
-        raise ValueError(f"{path}: the value of {record!r} must be a number.")
+    if isinstance(result.value, bool) or not isinstance(result.value, int | float):  # a file's content: a ValueError
+        raise ValueError(f"{path}: the value of {record!r} must be a number.")  # noqa: TRY004
     return result
 
 
