@@ -23,7 +23,8 @@ setup(
     package_data={
         "datasets_scripts": ["merl_splits/**/*", "*.json"],
         "modeling_dbeta": ["*.json"],
-        "modeling_dbeta.evaluation": ["*.json", "metrics/*/*.py"],
+        "modeling_dbeta.evaluation": ["*.json"],
+        "modeling_dbeta.evaluation.metrics": ["evaluate_modules/*/*.py"],
     },
     install_requires=[
         "torch>=2.13,<2.15",

@@ -57,24 +57,6 @@ SYNTHETIC_LABELS = (
     "premature ventricular complexes",
 )
 
-# Paraphrased zero-shot prompts, worded unlike any report statement: they test how far the text tower's general
-# language knowledge carries beyond the reports' wording (the demo also prompts with the condition names).
-SYNTHETIC_DESCRIPTIONS = {
-    "normal ecg": "normal electrocardiogram without abnormal findings",
-    "sinus rhythm": "regular sinus rhythm at a normal heart rate",
-    "sinus bradycardia": "slow regular sinus rhythm below 60 beats per minute",
-    "sinus tachycardia": "fast regular sinus rhythm above 100 beats per minute",
-    "atrial fibrillation": "atrial fibrillation with irregularly irregular rhythm and no p waves",
-    "first degree av block": "prolonged pr interval from delayed atrioventricular conduction",
-    "right bundle branch block": "wide qrs with rsr prime pattern in v1 from right bundle branch block",
-    "left bundle branch block": "wide qrs with broad notched r waves in lateral leads from left bundle branch block",
-    "left axis deviation": "frontal plane qrs axis deviated to the left",
-    "low qrs voltage": "small amplitude qrs complexes in the limb leads",
-    "left ventricular hypertrophy": "increased qrs voltage from a thickened left ventricle",
-    "st-t abnormality": "st segment depression with inverted t waves",
-    "premature ventricular complexes": "early wide ventricular ectopic beats",
-}
-
 RHYTHMS = ("sinus rhythm", "sinus bradycardia", "sinus tachycardia", "atrial fibrillation")
 RHYTHM_PROBABILITIES = (0.44, 0.18, 0.18, 0.20)
 HEART_RATE_RANGES = {
@@ -616,7 +598,6 @@ def generate_synthetic_corpus(
 
 
 __all__ = [
-    "SYNTHETIC_DESCRIPTIONS",
     "SYNTHETIC_LABELS",
     "generate_synthetic_corpus",
     "iter_synthetic_corpus",

@@ -7,10 +7,10 @@ validation split, its macro AUROC measured once on the test split.
 
     python evaluation/linear_probe.py --model_name_or_path dbeta-base/ --dataset ptb-xl --dataset_config super_class \
         --data_dir /data/ptb-xl --output_dir outputs/linear-probe/ptb-xl-super [--leads II] \
-        [--train_fractions 0.01 0.1 1]
+        [--train_fractions 0.01 0.1 1] [--baseline untrained]
 
-Writes `linear_probe.json` (one result per fraction, with the selected C, the validation AUROC of every C tried and
-the per-class test AUROC) and `linear_probe.md` to `--output_dir`.
+Writes `linear_probe.json` (test macro AUROC and AUPRC per fraction; per probe the selected C, the validation AUROC of
+every C tried and the per-class test numbers) and `linear_probe.md` to `--output_dir`.
 """
 
 from dataclasses import dataclass, field
@@ -19,29 +19,22 @@ from pathlib import Path
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
+from datasets_scripts.arguments import ECGDatasetArguments
 from modeling_dbeta import DBetaECGModel
-from modeling_dbeta.evaluation import EvaluationResult
+from modeling_dbeta.evaluation import linear_probe, write_evaluation
 from modeling_dbeta.evaluation.arguments import (
+    BaselineArguments,
     FeatureArguments,
-    ModelDataArguments,
+    ModelArguments,
+    ProtocolSplitArguments,
     arguments_record,
-    load_model,
-    write_results,
+    run_protocol,
 )
-from modeling_dbeta.evaluation.lead_subsets import leads_label
-from modeling_dbeta.evaluation.linear_probe import (
-    DEFAULT_INVERSE_REGULARIZATION,
-    DEFAULT_TRAIN_FRACTIONS,
-    MERL_SEED,
-    linear_probe,
-)
+from modeling_dbeta.evaluation.linear_probe import DEFAULT_INVERSE_REGULARIZATION, DEFAULT_TRAIN_FRACTIONS, MERL_SEED
 
 
 @dataclass
 class LinearProbeArguments:
-    train_split: str = field(default="train", metadata={"help": "The split the probes are trained on."})
-    validation_split: str = field(default="validation", metadata={"help": "The split the probes are selected on."})
-    test_split: str = field(default="test", metadata={"help": "The split the selected probes are scored on."})
     train_fractions: list[float] = field(
         default_factory=lambda: list(DEFAULT_TRAIN_FRACTIONS),
         metadata={"help": "Fractions of the training split, each drawn as MERL draws it."},
@@ -54,58 +47,40 @@ class LinearProbeArguments:
 
 
 def main(args: list[str] | None = None) -> Path:
-    parser = HfArgumentParser((ModelDataArguments, FeatureArguments, LinearProbeArguments))
-    data_args, feature_args, probe_args = parser.parse_args_into_dataclasses(args=args)
-    leads = data_args.lead_subset
-    splits = [
-        data_args.load_split(name)
-        for name in (probe_args.train_split, probe_args.validation_split, probe_args.test_split)
-    ]
-    model = load_model(DBetaECGModel, data_args.model_name_or_path)
-
-    outputs = linear_probe(
-        model,
-        *splits,
+    parser = HfArgumentParser(
+        (
+            ModelArguments,
+            ECGDatasetArguments,
+            FeatureArguments,
+            BaselineArguments,
+            ProtocolSplitArguments,
+            LinearProbeArguments,
+        )
+    )
+    model_args, data_args, feature_args, baseline_args, split_args, probe_args = parser.parse_args_into_dataclasses(
+        args=args
+    )
+    train, validation, test = split_args.load(data_args)
+    outputs = run_protocol(
+        linear_probe,
+        DBetaECGModel,
+        model_args,
+        baseline_args,
+        train_dataset=train,
+        validation_dataset=validation,
+        test_dataset=test,
         train_fractions=probe_args.train_fractions,
-        leads=leads,
         inverse_regularization=probe_args.inverse_regularization,
         seed=probe_args.seed,
-        batch_size=feature_args.batch_size,
-        precision=feature_args.precision,
-        cache_dir=feature_args.feature_cache_dir,
+        **feature_args.extraction_kwargs(),
     )
-    results = [
-        EvaluationResult(
-            task="linear-probe",
-            dataset=data_args.dataset_name,
-            metric="macro_auroc",
-            value=output.test_metrics["macro_auroc"],
-            leads=leads_label(leads),
-            split=probe_args.test_split,
-            train_fraction=output.train_fraction,
-        )
-        for output in outputs
-        if output.test_metrics["macro_auroc"] is not None
-    ]
-    return write_results(
+    return write_evaluation(
         feature_args.output_dir,
         "linear_probe",
-        results,
-        probes=[
-            {
-                "train_fraction": output.train_fraction,
-                "num_train_examples": output.num_train_examples,
-                "selected_inverse_regularization": output.inverse_regularization,
-                "validation_macro_auroc": output.validation_macro_auroc,
-                "validation_macro_auroc_by_inverse_regularization": {
-                    str(inverse): value for inverse, value in output.validation_history.items()
-                },
-                "test_per_class_auroc": output.test_metrics["per_class_auroc"],
-                "test_undefined_classes": output.test_metrics["undefined_classes"],
-            }
-            for output in outputs
-        ],
-        arguments=arguments_record(data_args, feature_args, probe_args),
+        outputs,
+        data_args.dataset_name,
+        split_args.test_split,
+        arguments=arguments_record(model_args, data_args, feature_args, baseline_args, split_args, probe_args),
     )
 
 

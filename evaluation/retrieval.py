@@ -5,7 +5,8 @@ ECG -> report and report -> ECG retrieval on a paired set: recall@1/5/10 and med
 Identical report texts are interchangeable (a hit on any of them counts).
 
     python evaluation/retrieval.py --model_name_or_path dbeta-base/ --dataset mimic-iv-ecg \
-        --data_dir /data/mimic-iv-ecg --split validation --output_dir outputs/retrieval/mimic [--leads I,II,V2]
+        --data_dir /data/mimic-iv-ecg --split validation --output_dir outputs/retrieval/mimic [--leads I,II,V2] \
+        [--baseline untrained]
 
 Writes `retrieval.json` and `retrieval.md` to `--output_dir`.
 """
@@ -16,18 +17,18 @@ from pathlib import Path
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
-from modeling_dbeta import DBetaModel, DBetaProcessor
-from modeling_dbeta.evaluation import EvaluationResult
+from datasets_scripts.arguments import ECGDatasetArguments
+from modeling_dbeta import DBetaModel
+from modeling_dbeta.evaluation import load_processor, retrieval_evaluation, write_evaluation
 from modeling_dbeta.evaluation.arguments import (
+    BaselineArguments,
     FeatureArguments,
-    ModelDataArguments,
+    ModelArguments,
     arguments_record,
-    load_model,
+    load_splits,
+    run_protocol,
     similarity_field,
-    write_results,
 )
-from modeling_dbeta.evaluation.lead_subsets import leads_label
-from modeling_dbeta.evaluation.retrieval import retrieval_evaluation
 
 
 @dataclass
@@ -38,42 +39,30 @@ class RetrievalArguments:
 
 
 def main(args: list[str] | None = None) -> Path:
-    parser = HfArgumentParser((ModelDataArguments, FeatureArguments, RetrievalArguments))
-    data_args, feature_args, retrieval_args = parser.parse_args_into_dataclasses(args=args)
-    leads = data_args.lead_subset
-    dataset = data_args.load_split(retrieval_args.split)
-    model = load_model(DBetaModel, data_args.model_name_or_path)
-    processor = DBetaProcessor.from_pretrained(data_args.model_name_or_path)
-
-    output = retrieval_evaluation(
-        model,
-        processor,
-        dataset,
-        report_column=retrieval_args.report_column,
-        leads=leads,
-        similarity=retrieval_args.similarity,
-        batch_size=feature_args.batch_size,
-        precision=feature_args.precision,
-        cache_dir=feature_args.feature_cache_dir,
+    parser = HfArgumentParser(
+        (ModelArguments, ECGDatasetArguments, FeatureArguments, BaselineArguments, RetrievalArguments)
     )
-    results = [
-        EvaluationResult(
-            task="retrieval",
-            dataset=data_args.dataset_name,
-            metric=metric,
-            value=value,
-            leads=leads_label(leads),
-            split=retrieval_args.split,
-        )
-        for metric, value in output.metrics.items()
-    ]
-    return write_results(
+    model_args, data_args, feature_args, baseline_args, retrieval_args = parser.parse_args_into_dataclasses(args=args)
+    (dataset,) = load_splits(data_args, split=retrieval_args.split)
+    processor = load_processor(model_args.model_name_or_path)
+    outputs = run_protocol(
+        retrieval_evaluation,
+        DBetaModel,
+        model_args,
+        baseline_args,
+        processor=processor,
+        dataset=dataset,
+        report_column=retrieval_args.report_column,
+        similarity=retrieval_args.similarity,
+        **feature_args.extraction_kwargs(),
+    )
+    return write_evaluation(
         feature_args.output_dir,
         "retrieval",
-        results,
-        num_pairs=output.num_pairs,
-        num_distinct_reports=output.num_distinct_reports,
-        arguments=arguments_record(data_args, feature_args, retrieval_args),
+        outputs,
+        data_args.dataset_name,
+        retrieval_args.split,
+        arguments=arguments_record(model_args, data_args, feature_args, baseline_args, retrieval_args),
     )
 
 

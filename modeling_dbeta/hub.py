@@ -6,21 +6,27 @@ Publishing a saved D-BETA folder (model, processor, code) on the Hugging Face Hu
 Everything up to the upload is local and checkable offline: the folder is validated (weights, processor, `auto_map`
 and the code it points to, so `trust_remote_code=True` works for people without this package), the card is built
 from the config and the evaluation result files, and the upload sends exactly `files_to_upload(model_dir)`.
+
+The card carries the results twice: as a table for people, and as `model-index` metadata (huggingface_hub's
+`EvalResult`s) for the Hub, which renders it and lists the model under the data sets. The Hub groups metrics by task
+and data set (its type, config and split), so the lead subset and the training fraction are part of the data set's
+config ("super_class;leads=I,II,V2;train_fraction=0.01"): one entry per protocol, data set, lead subset and training
+fraction, whose metrics are the checkpoint's and, named as such, its untrained baseline's.
 """
 
-import json
 import math
+import re
 from collections.abc import Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
-from huggingface_hub import CommitInfo, CommitOperationAdd, HfApi, ModelCard, ModelCardData
+from huggingface_hub import CommitInfo, CommitOperationAdd, EvalResult, HfApi, ModelCard, ModelCardData
 from safetensors import safe_open
 
 from .configuration_dbeta import DBetaConfig
-from .evaluation.results import EvaluationResult, results_table
+from .evaluation.models import UNTRAINED, read_checkpoint_config
+from .evaluation.results import PRETRAINED, EvaluationResult, results_table
 from .feature_extraction_dbeta import STANDARD_LEADS
-
 
 DEFAULT_TRAINING_DATA = (
     "MIMIC-IV-ECG v1.0: about 780 k 12-lead ECGs (10 s at 500 Hz) from 161 k patients, each paired with its "
@@ -36,6 +42,21 @@ PUBLISHABLE_ARCHITECTURES = ("DBetaModel", "DBetaForPreTraining")
 # `auto_map`, tokenizer vocabularies and the card. Pickled files (`training_args.bin`, optimizer states) and
 # sub-folders (Trainer checkpoints) stay local.
 UPLOAD_PATTERNS = ("*.json", "*.safetensors", "*.py", "*.model", "*.txt", "README.md")
+
+# Protocol -> (Hub task type, task name) of the model-index. Zero-shot is the Hub's `zero-shot-classification`; the
+# Hub has no ECG tasks, so the others are named after the protocol.
+PROTOCOL_TASKS = {
+    "zero-shot": ("zero-shot-classification", "Zero-shot ECG classification"),
+    "linear-probe": ("ecg-linear-probe", "Linear probe on frozen ECG features"),
+    "fine-tune": ("ecg-classification", "Fine-tuned ECG classification"),
+    "retrieval": ("ecg-report-retrieval", "ECG-report retrieval"),
+}
+# Our metric -> (Hub metric id, its config, a name to show); other metrics keep their own name.
+HUB_METRICS = {
+    "macro_auroc": ("roc_auc", "macro", "macro AUROC"),
+    "macro_auprc": ("average_precision", "macro", "macro AUPRC"),
+    "challenge_score": ("physionet2021_challenge_score", None, "PhysioNet/CinC 2021 challenge score"),
+}
 
 MODEL_CARD_TEMPLATE = """---
 {{ card_data }}
@@ -98,6 +119,7 @@ scores = ecg_features @ text_features.T  # zero-shot: one description per class,
 ## Evaluation results
 
 {{ results_table }}
+{{ baseline_note }}
 
 ## Licence
 
@@ -132,12 +154,10 @@ def check_model_folder(model_dir: str | Path) -> dict:
     Raises `ValueError` naming the missing piece and how to produce it.
     """
     model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ValueError(f"{model_dir} is not a folder: pass the folder written by `save_pretrained`.")
+    config = read_checkpoint_config(model_dir)
     config_file = model_dir / "config.json"
-    if not config_file.is_file():
-        raise ValueError(f"{config_file} not found: save the model with `model.save_pretrained({str(model_dir)!r})`.")
-    config = json.loads(config_file.read_text(encoding="utf-8"))
-    if config.get("model_type") != DBetaConfig.model_type:
-        raise ValueError(f"{config_file} describes a {config.get('model_type')!r} model, not a D-BETA one.")
     architectures = config.get("architectures") or []
     if not set(architectures) <= set(PUBLISHABLE_ARCHITECTURES) or not architectures:
         raise ValueError(
@@ -171,8 +191,46 @@ def count_parameters(model_dir: str | Path) -> int:
     total = 0
     for weights_file in sorted(Path(model_dir).glob("*.safetensors")):
         with safe_open(weights_file, framework="pt") as weights:
-            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())
+            # `safe_open` is not iterable: `.keys()` is needed.
+            total += sum(math.prod(weights.get_slice(name).get_shape()) for name in weights.keys())  # noqa: SIM118
     return total
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9@]+", "-", text.lower()).strip("-")
+
+
+def hub_eval_result(result: EvaluationResult) -> EvalResult:
+    """
+    One record as a model-index `EvalResult`: the protocol as the task; the data set, its config, lead subset and
+    training fraction as the data set; the metric, named with its prompts and, for a baseline, its weights.
+    """
+    task_type, task_name = PROTOCOL_TASKS.get(result.task, (_slug(result.task), result.task))
+    dataset_type, _, config = result.dataset.partition("/")
+    subset = {"leads": result.leads, "train_fraction": result.train_fraction}
+    subset = {key: value for key, value in subset.items() if value is not None}
+    leads = "12 leads" if result.leads == "12" else f"leads {result.leads}"
+    fraction = "" if result.train_fraction is None else f", {result.train_fraction:.0%} of the training split"
+    metric_type, metric_config, metric_name = HUB_METRICS.get(result.metric, (result.metric, None, result.metric))
+    if result.prompts is not None:
+        metric_name += f", {result.prompts} prompts"
+    if result.weights not in (None, PRETRAINED):
+        metric_name += f" [{result.weights} baseline]"
+    metric_args = {key: value for key, value in (("weights", result.weights), ("prompts", result.prompts)) if value}
+    return EvalResult(
+        task_type=task_type,
+        task_name=task_name,
+        dataset_type=dataset_type,
+        dataset_name=f"{result.dataset}, {leads}{fraction}",
+        dataset_config=";".join([config or "default", *(f"{key}={value}" for key, value in subset.items())]),
+        dataset_split=result.split,
+        dataset_args=subset,
+        metric_type=metric_type,
+        metric_value=result.value,
+        metric_name=metric_name,
+        metric_config=metric_config,
+        metric_args=metric_args or None,
+    )
 
 
 def build_model_card(
@@ -190,23 +248,36 @@ def build_model_card(
         repo_id: the Hub repository, used in the loading examples.
         license: a Hub licence identifier, e.g. "apache-2.0"; weights converted from the authors' release are
             "cc-by-nc-4.0".
-        results: evaluation records, shown as a table (see `modeling_dbeta.evaluation.load_results`).
+        results: evaluation records, shown as a table and written as `model-index` metadata (see
+            `modeling_dbeta.evaluation.load_results`).
         training_data: a description of the data the weights were trained on.
     """
     config_dict = check_model_folder(model_dir)
     config = DBetaConfig.from_pretrained(model_dir)
     text_config = config.text_config
     num_parameters = count_parameters(model_dir)
+    model_name = repo_id.split("/")[-1]
     card_data = ModelCardData(
         license=license,
         library_name="transformers",
         pipeline_tag="feature-extraction",
         tags=["ecg", "electrocardiogram", "d-beta", "multimodal", "medical", "zero-shot-classification"],
+        model_name=model_name,
+        eval_results=[hub_eval_result(result) for result in results] or None,
+    )
+    baselines = sorted({r.weights for r in results if r.weights and r.weights.startswith(UNTRAINED)})
+    baseline_note = (
+        f"Rows whose weights read {' / '.join(f'`{label}`' for label in baselines)} score the same architecture "
+        "untrained, its weights as initialised under that seed (by `--baseline untrained` of the evaluation scripts, "
+        "or, where the label says so, the weights a pretraining run started from): the baseline that each number of "
+        "the checkpoint should be compared with."
+        if baselines
+        else ""
     )
     return ModelCard.from_template(
         card_data,
         template_str=MODEL_CARD_TEMPLATE,
-        model_name=repo_id.split("/")[-1],
+        model_name=model_name,
         repo_id=repo_id,
         architecture=config_dict["architectures"][0],
         num_parameters=f"{num_parameters:,} ({num_parameters / 1e6:.1f} M)",
@@ -229,6 +300,7 @@ def build_model_card(
         feature_size=config.fusion_hidden_size,
         training_data=training_data,
         results_table=results_table(results) if results else "No evaluation results were provided.",
+        baseline_note=baseline_note,
     )
 
 
@@ -266,5 +338,6 @@ __all__ = [
     "check_model_folder",
     "count_parameters",
     "files_to_upload",
+    "hub_eval_result",
     "push_model_folder",
 ]

@@ -5,17 +5,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from modeling_dbeta.evaluation import (
     ChallengeWeights,
+    classification_metrics,
     max_f1,
     multilabel_auroc,
     physionet2021_challenge_score,
     retrieval_metrics,
 )
-from modeling_dbeta.evaluation.local_metrics import LOCAL_METRICS, load_metric, local_metric_path
-from modeling_dbeta.evaluation.retrieval_metrics import _ranks_of_matches
+from modeling_dbeta.evaluation.metrics import LOCAL_METRICS, load_metric, local_metric_path
+from modeling_dbeta.evaluation.metrics.retrieval import _ranks_of_matches
 
 
 @pytest.fixture
@@ -70,6 +71,39 @@ def test_auroc_rejects_bad_input():
         multilabel_auroc([[1], [0]], [[np.nan], [0.1]])
     with pytest.raises(ValueError, match="label names"):
         multilabel_auroc([[1], [0]], [[0.5], [0.1]], label_names=["a", "b"])
+
+
+# AUPRC beside AUROC
+
+
+def test_auprc_matches_sklearn_and_comes_with_prevalence(multilabel_data):
+    references, scores = multilabel_data
+    result = classification_metrics(references, scores, label_names=["AF", "SB", "ST", "RBBB"])
+    expected = [average_precision_score(references[:, i], scores[:, i]) for i in range(4)]
+    np.testing.assert_allclose(list(result["per_class_auprc"].values()), expected)
+    assert result["macro_auprc"] == pytest.approx(np.mean(expected))
+    assert result["per_class_auroc"] == multilabel_auroc(references, scores, ["AF", "SB", "ST", "RBBB"])["per_class_auroc"]
+    np.testing.assert_allclose(list(result["per_class_prevalence"].values()), references.mean(axis=0))
+
+
+def test_auprc_hand_computed():
+    # Ranked by score: positive, negative, positive, negative. Precision at each positive: 1/1, 2/3 -> AP 5/6.
+    result = classification_metrics([[1], [0], [1], [0]], [[0.9], [0.8], [0.4], [0.1]])
+    assert result["per_class_auprc"] == {"0": pytest.approx(5 / 6)} and result["per_class_prevalence"] == {"0": 0.5}
+
+
+def test_auprc_leaves_out_the_classes_auroc_leaves_out(multilabel_data):
+    references, scores = multilabel_data
+    references = references.copy()
+    references[:, 1] = 0  # no positive: no precision-recall curve
+    references[:, 3] = 1  # no negative: AUPRC would be 1 whatever the scores
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = classification_metrics(references, scores, label_names=["a", "b", "c", "d"])
+    assert result["undefined_classes"] == ["b", "d"]
+    assert result["per_class_auprc"]["b"] is None and result["per_class_auprc"]["d"] is None
+    defined = [average_precision_score(references[:, i], scores[:, i]) for i in (0, 2)]
+    assert result["macro_auprc"] == pytest.approx(np.mean(defined))
 
 
 # max-F1
@@ -246,13 +280,12 @@ def test_local_metrics_load_offline_and_match_the_python_api(multilabel_data, we
     references = references.copy()
     references[:, 1] = 0
 
-    auroc = load_metric("multilabel_auroc")
+    classification = load_metric("multilabel_classification")
     for start in range(0, len(references), 25):  # batches accumulate like in an evaluation loop
-        auroc.add_batch(predictions=scores[start : start + 25], references=references[start : start + 25])
-    via_evaluate = auroc.compute(label_names=["a", "b", "c", "d"])
-    direct = multilabel_auroc(references, scores, label_names=["a", "b", "c", "d"])
+        classification.add_batch(predictions=scores[start : start + 25], references=references[start : start + 25])
+    via_evaluate = classification.compute(label_names=["a", "b", "c", "d"])
+    assert via_evaluate == classification_metrics(references, scores, label_names=["a", "b", "c", "d"])
     assert via_evaluate["undefined_classes"] == ["b"]
-    assert via_evaluate["macro_auroc"] == pytest.approx(direct["macro_auroc"])
 
     f1 = load_metric("max_f1").compute(predictions=scores, references=references)
     assert f1["macro_max_f1"] == pytest.approx(max_f1(references, scores)["macro_max_f1"])

@@ -13,7 +13,6 @@ from modeling_dbeta.evaluation.features import autocast_dtype, ecg_tower_fingerp
 from tests.evaluation_fixtures import FixedFeatureModel, merl_ptb_xl_rows, save_tiny_checkpoint, write_ptb_xl_subset
 from tests.tiny_models import tiny_config
 
-
 THREE_LEADS = ["I", "II", "V2"]
 
 
@@ -112,7 +111,7 @@ def test_int16_storage_gives_the_features_of_float32_storage(tmp_path, checkpoin
     from modeling_dbeta.evaluation.finetune import classification_inputs
 
     model = DBetaModel.from_pretrained(checkpoint)
-    options = dict(num_records=12, seed=5, split="test", test_fraction=0.5, validation_fraction=0.1)
+    options = {"num_records": 12, "seed": 5, "split": "test", "test_fraction": 0.5, "validation_fraction": 0.1}
     full = load_ecg_dataset("synthetic", cache_dir=str(tmp_path / "f32"), **options)
     compact = load_ecg_dataset("synthetic", cache_dir=str(tmp_path / "i16"), storage="int16", **options)
     expected = extract_ecg_features(model, full, batch_size=4)

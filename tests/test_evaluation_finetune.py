@@ -12,7 +12,7 @@ from transformers import TrainingArguments
 from datasets_scripts import load_ecg_dataset
 from evaluation import finetune as finetune_script
 from modeling_dbeta import STANDARD_LEADS, DBetaForECGClassification
-from modeling_dbeta.evaluation import ChallengeWeights, finetune, multilabel_auroc, physionet2021_challenge_score
+from modeling_dbeta.evaluation import ChallengeWeights, classification_metrics, finetune, physionet2021_challenge_score
 from modeling_dbeta.evaluation.finetune import PROTOCOL_TRAINING_DEFAULTS, check_protocol
 from tests.evaluation_fixtures import save_tiny_checkpoint, write_challenge_weights, write_physionet2021
 
@@ -56,15 +56,17 @@ def test_physionet2021_command_line_on_the_tiny_model(tmp_path):
         ]
     )  # fmt: skip
     content = json.loads(json_path.read_text())
-    assert [(r["task"], r["metric"], r["leads"], r["dataset"]) for r in content["results"]] == [
-        ("fine-tune", "macro_auroc", "II", "physionet2021"),
-        ("fine-tune", "challenge_score", "II", "physionet2021"),
+    assert [(r["task"], r["metric"], r["leads"], r["dataset"], r["weights"]) for r in content["results"]] == [
+        ("fine-tune", "macro_auroc", "II", "physionet2021", "pretrained"),
+        ("fine-tune", "macro_auprc", "II", "physionet2021", "pretrained"),
+        ("fine-tune", "challenge_score", "II", "physionet2021", "pretrained"),
     ]
+    details = content["details"]["pretrained"]
 
     # The checkpoint kept is the one with the best validation macro AUROC of the epochs evaluated.
-    history = [entry["macro_auroc"] for entry in content["validation_history"]]
-    assert [entry["step"] for entry in content["validation_history"]] == [1, 2]
-    assert content["validation_macro_auroc"] == max(history)
+    history = [entry["macro_auroc"] for entry in details["validation_history"]]
+    assert [entry["step"] for entry in details["validation_history"]] == [1, 2]
+    assert details["validation_macro_auroc"] == max(history)
 
     # The saved model sees lead II only, and the reported numbers are that model's on the test split.
     model = DBetaForECGClassification.from_pretrained(output_dir).eval()
@@ -81,8 +83,10 @@ def test_physionet2021_command_line_on_the_tiny_model(tmp_path):
 
     labels, names = np.asarray(test["labels"]), list(model.config.id2label.values())
     records = {record["metric"]: record["value"] for record in content["results"]}
-    assert records["macro_auroc"] == pytest.approx(multilabel_auroc(labels, logits)["macro_auroc"], abs=1e-5)
-    thresholds = np.array([content["validation_thresholds"][name] for name in names])
+    expected = classification_metrics(labels, logits)
+    assert records["macro_auroc"] == pytest.approx(expected["macro_auroc"], abs=1e-5)
+    assert records["macro_auprc"] == pytest.approx(expected["macro_auprc"], abs=1e-5)
+    thresholds = np.array([details["validation_thresholds"][name] for name in names])
     expected_score = physionet2021_challenge_score(
         labels, logits >= thresholds, [name.split("|")[0] for name in names], ChallengeWeights.from_csv(weights_path)
     )

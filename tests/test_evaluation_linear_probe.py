@@ -21,7 +21,6 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
-
 GRID = (1e-4, 1e-2, 1.0, 100.0)
 
 
@@ -132,7 +131,7 @@ def ptb_xl_dir(tmp_path_factory):
     return write_ptb_xl_subset(tmp_path_factory.mktemp("ptb-xl"), rows)
 
 
-def test_command_line_on_the_tiny_model(ptb_xl_dir, tmp_path):
+def test_command_line_on_the_tiny_model_with_its_untrained_baseline(ptb_xl_dir, tmp_path):
     checkpoint = save_tiny_checkpoint(tmp_path / "dbeta-tiny")
     output_dir = tmp_path / "linear-probe"
     json_path = linear_probe_script.main(
@@ -146,18 +145,29 @@ def test_command_line_on_the_tiny_model(ptb_xl_dir, tmp_path):
             "--train_fractions", "0.5", "1.0",
             "--inverse_regularization", "0.01", "1",
             "--leads", "II",
+            "--baseline", "untrained",
             "--output_dir", str(output_dir),
         ]
     )  # fmt: skip
     content = json.loads(json_path.read_text())
-    assert [(r["task"], r["train_fraction"], r["leads"], r["split"]) for r in content["results"]] == [
-        ("linear-probe", 0.5, "II", "test"),
-        ("linear-probe", 1.0, "II", "test"),
+    keys = [(r["weights"], r["train_fraction"], r["metric"]) for r in content["results"]]
+    assert keys == [
+        (weights, fraction, metric)
+        for weights in ("pretrained", "untrained (seed 42)")
+        for fraction in (0.5, 1.0)
+        for metric in ("macro_auroc", "macro_auprc")
     ]
-    assert [probe["num_train_examples"] for probe in content["probes"]] == [8, 16]
-    for probe in content["probes"]:
-        history = probe["validation_macro_auroc_by_inverse_regularization"]
-        assert set(history) == {"0.01", "1.0"}
-        assert probe["validation_macro_auroc"] == max(value for value in history.values() if value is not None)
-    assert "| linear-probe | ptb-xl/super_class | II | 50% |" in (output_dir / "linear_probe.md").read_text()
-    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 3  # train, validation, test
+    assert {(r["task"], r["leads"], r["split"], r["prompts"]) for r in content["results"]} == {
+        ("linear-probe", "II", "test", None)
+    }
+    for weights in ("pretrained", "untrained (seed 42)"):
+        probes = content["details"][weights]
+        assert [probe["num_train_examples"] for probe in probes] == [8, 16]
+        for probe in probes:
+            history = probe["validation_macro_auroc_by_inverse_regularization"]
+            assert set(history) == {"0.01", "1.0"}
+            assert probe["validation_macro_auroc"] == max(value for value in history.values() if value is not None)
+            assert set(probe["test_per_class_auprc"]) == set(probe["test_per_class_auroc"])
+    table = (output_dir / "linear_probe.md").read_text()
+    assert "| linear-probe | ptb-xl/super_class | II | 50% | untrained (seed 42) | macro_auroc |" in table
+    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 6  # train, validation, test per model

@@ -16,7 +16,6 @@ from tests.evaluation_fixtures import (
     write_mimic_pairs,
 )
 
-
 # Machine statements as MIMIC-IV-ECG stores them; the builder normalises them ("Sinus rhythm" -> "sinus rhythm").
 REPORTS = [
     "Sinus rhythm",
@@ -96,5 +95,6 @@ def test_command_line_on_the_tiny_model(mimic_dir, tmp_path):
     }
     assert all(record["leads"] == "I,II,V2" and record["split"] == "train" for record in content["results"])
     assert metrics["ecg_to_report_recall@10"] == 1.0  # at most 5 candidates
-    assert content["num_pairs"] >= 2 and content["num_distinct_reports"] <= content["num_pairs"]
+    details = content["details"]["pretrained"]
+    assert details["num_pairs"] >= 2 and details["num_distinct_reports"] <= details["num_pairs"]
     assert "| retrieval | mimic-iv-ecg | I,II,V2 |" in (output_dir / "retrieval.md").read_text()

@@ -22,7 +22,6 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
-
 # Each class's description, and the lead whose mean the fixed model's text vector for it selects.
 DESCRIPTIONS = {
     "NORM": "*** Normal EKG ***",  # normalised to "normal ecg", as pretraining reports are
@@ -132,7 +131,7 @@ def test_every_class_needs_a_description(test_split, fixed_model):
         zero_shot_classification(model, processor, test_split, partial)
 
 
-def test_command_line_on_the_tiny_model(ptb_xl, tmp_path):
+def test_command_line_on_the_tiny_model_with_its_untrained_baseline(ptb_xl, tmp_path):
     checkpoint = save_tiny_checkpoint(tmp_path / "dbeta-tiny")
     descriptions = tmp_path / "descriptions.json"
     descriptions.write_text(json.dumps(DESCRIPTIONS | {"OTHER": "unused"}))
@@ -148,17 +147,32 @@ def test_command_line_on_the_tiny_model(ptb_xl, tmp_path):
             "--descriptions", str(descriptions),
             "--leads", "V2,I,II",
             "--batch_size", "4",
+            "--baseline", "untrained",
+            "--baseline_seed", "7",
             "--output_dir", str(output_dir),
         ]
     )  # fmt: skip
     content = json.loads(json_path.read_text())
-    (record,) = content["results"]
-    assert record | {"value": None} == {
-        "task": "zero-shot", "dataset": "ptb-xl/super_class", "metric": "macro_auroc", "value": None,
-        "leads": "I,II,V2", "split": "test", "train_fraction": None,
-    }  # fmt: skip
-    assert 0 <= record["value"] <= 1 and set(content["per_class_auroc"]) == set(DESCRIPTIONS)
+    records = content["results"]
+    assert [(r["weights"], r["metric"]) for r in records] == [
+        ("pretrained", "macro_auroc"), ("pretrained", "macro_auprc"),
+        ("untrained (seed 7)", "macro_auroc"), ("untrained (seed 7)", "macro_auprc"),
+    ]  # fmt: skip
+    assert {(r["task"], r["dataset"], r["leads"], r["split"], r["train_fraction"], r["prompts"]) for r in records} == {
+        ("zero-shot", "ptb-xl/super_class", "I,II,V2", "test", None, "descriptions.json")
+    }
+    assert all(0 <= r["value"] <= 1 for r in records)
+    assert records[0]["value"] != records[2]["value"]  # the baseline is another model
+    for weights in ("pretrained", "untrained (seed 7)"):
+        details = content["details"][weights]
+        assert set(details["per_class_auroc"]) == set(details["per_class_auprc"]) == set(DESCRIPTIONS)
+        assert details["per_class_prevalence"] == {
+            name: np.mean([getattr(row, name) for row in ptb_xl["labels"].values()]) for name in DESCRIPTIONS
+        }
     assert content["descriptions"] == DESCRIPTIONS
-    assert "| zero-shot | ptb-xl/super_class | I,II,V2 |" in (output_dir / "zero_shot.md").read_text()
-    assert (output_dir / "roc_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 1
+    assert content["arguments"]["baseline"] == "untrained" and content["arguments"]["baseline_seed"] == 7
+    table = (output_dir / "zero_shot.md").read_text()
+    assert "| zero-shot, descriptions.json | ptb-xl/super_class | I,II,V2 |  | untrained (seed 7) | macro_auprc |" in table
+    for name in ("roc_curves.png", "roc_curves_untrained.png"):
+        assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((tmp_path / "features").glob("*.safetensors"))) == 2  # one per model

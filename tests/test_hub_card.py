@@ -1,17 +1,28 @@
-"""Model card, upload file list, folder checks and the publish script, offline (the Hub calls are patched)."""
+"""
+Model card (its table and its model-index metadata), upload file list, folder checks and `python -m
+modeling_dbeta.publish`, offline (the Hub calls are patched).
+"""
 
 import json
+import runpy
+import sys
 from unittest import mock
 
 import pytest
+import yaml
 from huggingface_hub import HfApi, ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
 
 import modeling_dbeta  # noqa: F401  (registers the Auto classes, so save_pretrained writes `auto_map`)
-from evaluation import publish
-from modeling_dbeta import DBetaFeatureExtractor, DBetaForECGClassification, DBetaForPreTraining, DBetaProcessor
+from modeling_dbeta import (
+    DBetaFeatureExtractor,
+    DBetaForECGClassification,
+    DBetaForPreTraining,
+    DBetaProcessor,
+    publish,
+)
 from modeling_dbeta.evaluation import EvaluationResult, load_results, save_results
 from modeling_dbeta.hub import build_model_card, check_model_folder, count_parameters, files_to_upload
-
 
 SAVED_FILES = [
     "config.json", "configuration_dbeta.py", "feature_extraction_dbeta.py", "hospital_exports.py", "losses.py",
@@ -124,16 +135,97 @@ def test_model_card_content(model_dir, model, config, results_dir):
     assert "MIMIC-IV-ECG v1.0" in text
     assert 'DBetaForPreTraining.from_pretrained("someone/dbeta-tiny")' in text
     assert 'AutoModel.from_pretrained("someone/dbeta-tiny", trust_remote_code=True)' in text
-    assert "| zero-shot | ptb-xl/super_class | 12 |  | macro_auroc | test | 0.7623 |" in text
-    assert "| linear-probe | cpsc2018 | I,II,V2 | 1% | macro_auroc | test | 0.9012 |" in text
-    assert "| retrieval | mimic-iv-ecg | II |  | ecg_to_report_median_rank | test | 12 |" in text
+    assert "| zero-shot | ptb-xl/super_class | 12 |  |  | macro_auroc | test | 0.7623 |" in text
+    assert "| linear-probe | cpsc2018 | I,II,V2 | 1% |  | macro_auroc | test | 0.9012 |" in text
+    assert "| retrieval | mimic-iv-ecg | II |  |  | ecg_to_report_median_rank | test | 12 |" in text
     assert "`cc-by-nc-4.0`" in text
+    assert "untrained" not in text  # no baseline, no note about one
 
 
 def test_model_card_without_results(model_dir):
     card = build_model_card(model_dir, "someone/dbeta-tiny", license="apache-2.0", training_data="PTB-XL reports.")
     assert "No evaluation results were provided." in card.text
     assert "PTB-XL reports." in card.text and "MIMIC-IV-ECG" not in card.text
+
+
+# Results the Hub can read: the card's model-index, parsed back from its YAML front matter.
+
+BASELINE = "untrained (seed 42)"
+RUN_RESULTS = [
+    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.76, weights="pretrained", prompts="descriptions"),
+    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auprc", 0.41, weights="pretrained", prompts="descriptions"),
+    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.52, weights=BASELINE, prompts="descriptions"),
+    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.70, leads="I,II,V2", weights="pretrained"),
+    EvaluationResult("linear-probe", "cpsc2018", "macro_auroc", 0.85, train_fraction=0.01, weights="pretrained"),
+    EvaluationResult("linear-probe", "cpsc2018", "macro_auroc", 0.91, train_fraction=0.1, weights="pretrained"),
+    EvaluationResult("linear-probe", "cpsc2018", "macro_auroc", 0.83, train_fraction=0.1, weights=BASELINE),
+    EvaluationResult("fine-tune", "physionet2021", "challenge_score", 0.61, train_fraction=1.0, weights="pretrained"),
+    EvaluationResult("retrieval", "mimic-iv-ecg", "ecg_to_report_recall@1", 0.12, split="validation"),
+]
+
+
+def front_matter(card_text: str) -> dict:
+    _, metadata, _ = card_text.split("---\n", 2)
+    return yaml.safe_load(metadata)
+
+
+def test_model_index_has_one_entry_per_protocol_dataset_leads_and_fraction(model_dir):
+    card = build_model_card(model_dir, "someone/dbeta-tiny", license="apache-2.0", results=RUN_RESULTS)
+    (model_index,) = front_matter(str(card))["model-index"]
+    assert model_index["name"] == "dbeta-tiny"
+    entries = {(e["task"]["type"], e["dataset"]["type"], e["dataset"]["config"]): e for e in model_index["results"]}
+    assert list(entries) == [
+        ("zero-shot-classification", "ptb-xl", "super_class;leads=12"),
+        ("zero-shot-classification", "ptb-xl", "super_class;leads=I,II,V2"),
+        ("ecg-linear-probe", "cpsc2018", "default;leads=12;train_fraction=0.01"),
+        ("ecg-linear-probe", "cpsc2018", "default;leads=12;train_fraction=0.1"),
+        ("ecg-classification", "physionet2021", "default;leads=12;train_fraction=1.0"),
+        ("ecg-report-retrieval", "mimic-iv-ecg", "default;leads=12"),
+    ]
+    zero_shot = entries[("zero-shot-classification", "ptb-xl", "super_class;leads=12")]
+    assert zero_shot["task"]["name"] == "Zero-shot ECG classification"
+    assert zero_shot["dataset"] | {"args": None} == {
+        "name": "ptb-xl/super_class, 12 leads", "type": "ptb-xl", "config": "super_class;leads=12", "split": "test",
+        "args": None,
+    }  # fmt: skip
+    assert [(m["type"], m["config"], m["name"], m["value"]) for m in zero_shot["metrics"]] == [
+        ("roc_auc", "macro", "macro AUROC, descriptions prompts", 0.76),
+        ("average_precision", "macro", "macro AUPRC, descriptions prompts", 0.41),
+        ("roc_auc", "macro", f"macro AUROC, descriptions prompts [{BASELINE} baseline]", 0.52),
+    ]
+    assert zero_shot["metrics"][2]["args"] == {"weights": BASELINE, "prompts": "descriptions"}
+    probe = entries[("ecg-linear-probe", "cpsc2018", "default;leads=12;train_fraction=0.1")]
+    assert probe["dataset"]["name"] == "cpsc2018, 12 leads, 10% of the training split"
+    assert probe["dataset"]["args"] == {"leads": "12", "train_fraction": 0.1}
+    assert [(m["name"], m["value"]) for m in probe["metrics"]] == [
+        ("macro AUROC", 0.91), (f"macro AUROC [{BASELINE} baseline]", 0.83)
+    ]
+    finetune = entries[("ecg-classification", "physionet2021", "default;leads=12;train_fraction=1.0")]
+    assert [(m["type"], m["value"]) for m in finetune["metrics"]] == [("physionet2021_challenge_score", 0.61)]
+    retrieval = entries[("ecg-report-retrieval", "mimic-iv-ecg", "default;leads=12")]
+    assert retrieval["dataset"]["split"] == "validation"
+    assert [(m["type"], m["name"]) for m in retrieval["metrics"]] == [("ecg_to_report_recall@1",) * 2]
+
+    # huggingface_hub reads the same entries back, one EvalResult per record.
+    _, parsed = model_index_to_eval_results([model_index])
+    assert sorted(result.metric_value for result in parsed) == sorted(result.value for result in RUN_RESULTS)
+    assert card.data.eval_results is not None and len(card.data.eval_results) == len(RUN_RESULTS)
+
+    # The people-facing table marks the baseline too, and the card says what it is.
+    assert f"| linear-probe | cpsc2018 | 12 | 10% | {BASELINE} | macro_auroc | test | 0.83 |" in card.text
+    assert f"`{BASELINE}` score the same architecture untrained, its weights as initialised" in card.text
+
+
+def test_a_card_without_results_has_no_model_index(model_dir):
+    card = build_model_card(model_dir, "someone/dbeta-tiny", license="apache-2.0")
+    assert "model-index" not in front_matter(str(card))
+
+
+def test_publish_runs_as_a_module(monkeypatch):
+    monkeypatch.delitem(sys.modules, "modeling_dbeta.publish")  # run it as `python -m` would: fresh, as __main__
+    with mock.patch.object(sys, "argv", ["modeling_dbeta.publish", "--help"]), pytest.raises(SystemExit) as exit_info:
+        runpy.run_module("modeling_dbeta.publish", run_name="__main__")
+    assert exit_info.value.code == 0
 
 
 def test_publish_writes_the_card_and_uploads_exactly_the_folder_files(model_dir, results_dir):
@@ -159,6 +251,7 @@ def test_publish_writes_the_card_and_uploads_exactly_the_folder_files(model_dir,
     card = ModelCard.load(model_dir / "README.md")
     assert card.data.license == "apache-2.0"
     assert "| zero-shot | ptb-xl/super_class |" in card.text
+    assert [result.dataset_type for result in card.data.eval_results] == ["cpsc2018", "mimic-iv-ecg", "ptb-xl"]
 
 
 def test_publish_requires_a_licence(model_dir):

@@ -1,4 +1,7 @@
-"""Zero-shot class descriptions: one for every label of every benchmark split, none extra, and the user's own file."""
+"""
+Zero-shot prompts: one description for every label of every benchmark split, none extra; the synthetic corpus's two
+named prompt sets; the user's own file.
+"""
 
 import json
 from pathlib import Path
@@ -6,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from modeling_dbeta.evaluation import DEFAULT_LABEL_DESCRIPTIONS, load_label_descriptions
+from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS
+from modeling_dbeta.evaluation import DEFAULT_LABEL_DESCRIPTIONS, load_label_descriptions, load_prompt_sets
 from tests.tiny_models import SHARED_DIR
-
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 MERL_SPLIT_DIRS = [REPO_DIR / "datasets_scripts" / "merl_splits", SHARED_DIR / "benchmarks" / "merl_splits"]
@@ -61,17 +64,37 @@ def test_shipped_file_covers_exactly_the_benchmarks():
     content = json.loads(DEFAULT_LABEL_DESCRIPTIONS.read_text())
     assert set(content) == {
         "ptb-xl/super_class", "ptb-xl/sub_class", "ptb-xl/form", "ptb-xl/rhythm", "cpsc2018", "csn", "code-test",
+        "synthetic",
     }
     assert {key: len(labels) for key, labels in content.items()} == {
         "ptb-xl/super_class": 5, "ptb-xl/sub_class": 23, "ptb-xl/form": 19, "ptb-xl/rhythm": 12,
-        "cpsc2018": 9, "csn": 38, "code-test": 6,
+        "cpsc2018": 9, "csn": 38, "code-test": 6, "synthetic": 2,
     }
+
+
+def test_benchmarks_have_one_prompt_set_named_descriptions():
+    (name,) = load_prompt_sets("ptb-xl", "form")
+    assert name == "descriptions"
+    assert load_prompt_sets("ptb-xl", "form")["descriptions"] == load_label_descriptions("ptb-xl", "form")
+
+
+def test_synthetic_corpus_has_the_demo_prompt_sets_by_name():
+    prompt_sets = load_prompt_sets("synthetic")
+    assert list(prompt_sets) == ["condition names", "paraphrases"]  # the first is the demo's main set
+    assert prompt_sets["condition names"] == {label: label for label in SYNTHETIC_LABELS}
+    assert list(prompt_sets["paraphrases"]) == list(SYNTHETIC_LABELS)
+    assert len(set(prompt_sets["paraphrases"].values())) == len(SYNTHETIC_LABELS)
+    assert load_label_descriptions("synthetic") == prompt_sets["condition names"]
+    assert load_label_descriptions("synthetic", prompt_set="paraphrases") == prompt_sets["paraphrases"]
+    with pytest.raises(KeyError, match="it has: condition names, paraphrases"):
+        load_label_descriptions("synthetic", prompt_set="synonyms")
 
 
 def test_user_file_flat_or_keyed_by_dataset(tmp_path):
     flat = tmp_path / "flat.json"
     flat.write_text(json.dumps({"AF": "atrial fibrillation", "SB": "sinus bradycardia"}))
     assert load_label_descriptions("code-test", path=flat) == {"AF": "atrial fibrillation", "SB": "sinus bradycardia"}
+    assert list(load_prompt_sets("code-test", path=flat)) == ["flat.json"]  # results name the user's set by its file
 
     keyed = tmp_path / "keyed.json"
     keyed.write_text(json.dumps({"ptb-xl/form": {"PVC": "ventricular premature beat"}, "csn": {"SR": "sinus"}}))

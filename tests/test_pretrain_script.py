@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from huggingface_hub import ModelCard
 from transformers import AutoConfig, T5EncoderModel
 
 from modeling_dbeta import DBetaConfig
@@ -157,23 +158,27 @@ def test_demo_evaluation_compares_pretrained_and_untrained(tmp_path, text_encode
         "--run_demo_evaluation", "true", "--probe_train_fractions", "1.0", "--probe_max_train_records", "60",
     )], tmp_path)
     results = json.loads((out / "demo_results.json").read_text())["results"]
-    protocols = sorted(entry["task"] for entry in results)
-    assert protocols == [
-        "linear-probe (pretrained)", "linear-probe (untrained)",
-        "zero-shot, condition names (pretrained)", "zero-shot, condition names (untrained)",
-        "zero-shot, paraphrases (pretrained)", "zero-shot, paraphrases (untrained)",
-    ]
-    for entry in results:
-        assert 0.0 <= entry["value"] <= 1.0 and entry["metric"] == "macro_auroc"
-    by_protocol = {entry["task"]: entry["value"] for entry in results}
+    baseline = "untrained (seed 0, pretraining's initial weights)"
+    by_record = {(r["task"], r["prompts"], r["weights"], r["metric"]): r["value"] for r in results}
+    assert sorted(by_record) == sorted(
+        (task, prompts, weights, metric)
+        for task, prompts in (("linear-probe", None), ("zero-shot", "condition names"), ("zero-shot", "paraphrases"))
+        for weights in ("pretrained", baseline)
+        for metric in ("macro_auroc", "macro_auprc")
+    )
+    assert all(0.0 <= value <= 1.0 for value in by_record.values())
     # Three steps at a high learning rate change the features: the baseline must be the model before them.
-    assert any(by_protocol[f"{task} (pretrained)"] != by_protocol[f"{task} (untrained)"]
-               for task in ("zero-shot, condition names", "linear-probe")), "the baseline was not untrained"
+    assert any(
+        by_record[(task, prompts, "pretrained", "macro_auroc")] != by_record[(task, prompts, baseline, "macro_auroc")]
+        for task, prompts in (("zero-shot", "condition names"), ("linear-probe", None))
+    ), "the baseline was not untrained"
     for name in ("zero_shot_roc_pretrained.png", "zero_shot_roc_untrained.png", "loss_curves.png"):
         assert (out / name).stat().st_size > 1000, name
-    card = (out / "README.md").read_text()
-    assert "zero-shot, condition names (pretrained)" in card and "DBetaForPreTraining.from_pretrained" in card
-    assert "zero-shot, paraphrases (pretrained)" in result.stdout  # the table is printed
+    card = ModelCard.load(out / "README.md")
+    assert "| zero-shot, condition names | synthetic |" in card.text
+    assert "DBetaForPreTraining.from_pretrained" in card.text
+    assert len(card.data.eval_results) == len(results)  # the records, as model-index metadata
+    assert "zero-shot, paraphrases" in result.stdout  # the table is printed
 
 
 def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encoder):

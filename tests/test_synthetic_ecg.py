@@ -10,13 +10,9 @@ import numpy as np
 import pytest
 from scipy.signal import butter, find_peaks, sosfiltfilt
 
-from datasets_scripts.synthetic_ecg import (
-    SYNTHETIC_DESCRIPTIONS,
-    SYNTHETIC_LABELS,
-    generate_synthetic_corpus,
-    iter_synthetic_corpus,
-)
+from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
 from modeling_dbeta import STANDARD_LEADS, normalize_report
+from modeling_dbeta.evaluation import load_prompt_sets
 
 
 FS = 500
@@ -206,9 +202,10 @@ def test_reports_read_like_machine_statements(corpus):
 
 
 def test_descriptions_cover_every_label_and_are_not_report_sentences(corpus):
-    assert set(SYNTHETIC_DESCRIPTIONS) == set(SYNTHETIC_LABELS)
+    paraphrases = load_prompt_sets("synthetic")["paraphrases"]
+    assert set(paraphrases) == set(SYNTHETIC_LABELS)
     statements = {statement for report in corpus["report"] for statement in normalize_report(report).split(". ")}
-    assert not statements & {normalize_report(text) for text in SYNTHETIC_DESCRIPTIONS.values()}
+    assert not statements & {normalize_report(text) for text in paraphrases.values()}
 
 
 def share(values) -> float:

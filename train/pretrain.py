@@ -52,13 +52,9 @@ def parse_arguments(argv: list[str]):
 
 def zero_shot_prompt_sets(dataset_args: ECGDatasetArguments) -> dict[str, dict[str, str]]:
     """Zero-shot prompts per class, by kind: the synthetic corpus's condition names and paraphrases, or ours."""
-    if dataset_args.dataset == "synthetic":
-        from datasets_scripts.synthetic_ecg import SYNTHETIC_DESCRIPTIONS, SYNTHETIC_LABELS
+    from modeling_dbeta.evaluation import load_prompt_sets
 
-        return {"condition names": {label: label for label in SYNTHETIC_LABELS}, "paraphrases": SYNTHETIC_DESCRIPTIONS}
-    from modeling_dbeta.evaluation import load_label_descriptions
-
-    return {"descriptions": load_label_descriptions(dataset_args.dataset, dataset_args.dataset_config)}
+    return load_prompt_sets(dataset_args.dataset, dataset_args.dataset_config)
 
 
 def run_demo_evaluation(trainer, untrained, processor, dataset_args, data_args, demo_args):
@@ -85,6 +81,7 @@ def run_demo_evaluation(trainer, untrained, processor, dataset_args, data_args, 
         demo_args.evaluation_split,
         [float(fraction) for fraction in demo_args.probe_train_fractions.split(",")],
         trainer.args.output_dir,
+        trainer.args.seed,
     )
 
 

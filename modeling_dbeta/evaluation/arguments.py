@@ -1,27 +1,21 @@
 # Copyright 2026 The D-BETA reimplementation authors.
 # Licensed under the Apache License, Version 2.0.
 """
-What the evaluation scripts (`evaluation/*.py`) share: their common `HfArgumentParser` arguments, loading a split and
-a model, and writing the results (a JSON of `EvaluationResult` records and the same as a Markdown table).
+The model-side command-line arguments of the evaluation scripts (`evaluation/*.py`, `HfArgumentParser` dataclasses):
+the checkpoint and its lead subset, the untrained baseline, feature extraction. The data set is named by
+`datasets_scripts.arguments.ECGDatasetArguments`, which this package does not import: `load_splits` takes any object
+with its `load_split(split)` and `dataset_name`.
 """
 
 import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
-import torch
-from transformers.utils import logging
-
-from datasets_scripts import ECG_BUILDERS, load_ecg_dataset
 
 from .features import PRECISIONS, SIMILARITIES
 from .lead_subsets import parse_leads
-from .results import EvaluationResult, results_table, save_results
-
-
-logger = logging.get_logger(__name__)
+from .models import BASELINES, DEFAULT_BASELINE_SEED, models_to_evaluate
 
 DEFAULT_FEATURE_CACHE_DIR = Path(datasets.config.HF_CACHE_HOME) / "dbeta" / "ecg_features"
 
@@ -38,38 +32,31 @@ def similarity_field():
 
 
 @dataclass
-class ModelDataArguments:
+class ModelArguments:
     model_name_or_path: str = field(metadata={"help": "A D-BETA checkpoint: a folder written by `save_pretrained`."})
-    dataset: str = field(metadata={"help": "The ECG data set.", "choices": sorted(ECG_BUILDERS)})
-    dataset_config: str | None = field(
-        default=None, metadata={"help": "The data set's config, e.g. the PTB-XL task `super_class`."}
-    )
-    data_dir: str | None = field(default=None, metadata={"help": "The folder holding the raw data set."})
     leads: str | None = field(
         default=None,
         metadata={"help": "Leads the model sees, e.g. `I,II,V2` or `II`; the others are zeroed. All 12 by default."},
     )
-    dataset_cache_dir: str | None = field(
-        default=None, metadata={"help": "Where the prepared (Arrow) data set is cached; the `datasets` default."}
-    )
-
-    @property
-    def dataset_name(self) -> str:
-        """How results name the data set: "ptb-xl/super_class", "cpsc2018", ..."""
-        return self.dataset if self.dataset_config is None else f"{self.dataset}/{self.dataset_config}"
 
     @property
     def lead_subset(self) -> list[str] | None:
         return parse_leads(self.leads)
 
-    def load_split(self, split: str) -> datasets.Dataset:
-        return load_ecg_dataset(
-            self.dataset,
-            name=self.dataset_config,
-            data_dir=self.data_dir,
-            split=split,
-            cache_dir=self.dataset_cache_dir,
-        )
+
+@dataclass
+class BaselineArguments:
+    baseline: str | None = field(
+        default=None,
+        metadata={
+            "help": "`untrained`: also score the checkpoint's architecture at its seeded random initialisation, in "
+            "the same run, and report it beside the checkpoint's numbers.",
+            "choices": BASELINES,
+        },
+    )
+    baseline_seed: int = field(
+        default=DEFAULT_BASELINE_SEED, metadata={"help": "Seed of the untrained baseline's weights."}
+    )
 
 
 @dataclass
@@ -88,26 +75,56 @@ class FeatureArguments:
         metadata={"help": "Cache of ECG features, reused by later runs on the same model, data and leads."},
     )
 
-
-def evaluation_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def load_model(model_class, model_name_or_path: str):
-    """`model_class.from_pretrained` on the evaluation device, in eval mode."""
-    return model_class.from_pretrained(model_name_or_path).to(evaluation_device()).eval()
+    def extraction_kwargs(self) -> dict:
+        """The keyword arguments of `extract_ecg_features` these arguments set, as the protocol functions take them."""
+        return {"batch_size": self.batch_size, "precision": self.precision, "cache_dir": self.feature_cache_dir}
 
 
-def write_results(output_dir: str | Path, name: str, results: Iterable[EvaluationResult], **extra) -> Path:
-    """`<output_dir>/<name>.json` (`save_results`, with `extra` as free keys) and `<name>.md` (the results table)."""
-    results = list(results)
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    json_path = output_dir / f"{name}.json"
-    save_results(results, json_path, **extra)
-    (output_dir / f"{name}.md").write_text(results_table(results) + "\n", encoding="utf-8")
-    logger.info(f"Results written to {json_path}:\n{results_table(results)}")
-    return json_path
+@dataclass
+class ProtocolSplitArguments:
+    """The three splits of the protocols that train something (linear probe, fine-tuning)."""
+
+    train_split: str = field(default="train", metadata={"help": "The split the classifier is trained on."})
+    validation_split: str = field(
+        default="validation", metadata={"help": "The split the classifier (its C, its checkpoint) is chosen on."}
+    )
+    test_split: str = field(default="test", metadata={"help": "The split the chosen classifier is scored on."})
+
+    def load(self, data_args) -> list[datasets.Dataset]:
+        """The training, validation and test splits, in that order (see [`load_splits`])."""
+        return load_splits(
+            data_args, train_split=self.train_split, validation_split=self.validation_split, test_split=self.test_split
+        )
+
+
+def run_protocol(protocol, model_class, model_args: ModelArguments, baseline_args: BaselineArguments, **kwargs):
+    """
+    `{weights: protocol(model, leads=..., **kwargs)}` for the checkpoint and, when asked, its untrained baseline
+    (see [`models_to_evaluate`]), loaded one at a time: what `write_evaluation` takes.
+    """
+    models = models_to_evaluate(
+        model_class, model_args.model_name_or_path, baseline_args.baseline, baseline_args.baseline_seed
+    )
+    return {weights: protocol(model, leads=model_args.lead_subset, **kwargs) for weights, model in models}
+
+
+def load_splits(data_args, **splits: str) -> list[datasets.Dataset]:
+    """
+    `data_args.load_split` of each split, named by the argument that chose it (`test_split="test"`), so that a split
+    the data set lacks is reported with the flag to change.
+    """
+    loaded = []
+    for argument, split in splits.items():
+        try:
+            loaded.append(data_args.load_split(split))
+        except ValueError as error:
+            if not str(error).startswith("Unknown split"):
+                raise
+            raise ValueError(
+                f"{data_args.dataset_name} has no {split!r} split (--{argument} {split}): {error} Pass one of those "
+                f"with --{argument}, or a data set that has the splits this protocol needs."
+            ) from error
+    return loaded
 
 
 def arguments_record(*arguments) -> dict:
@@ -120,11 +137,12 @@ def arguments_record(*arguments) -> dict:
 
 __all__ = [
     "DEFAULT_FEATURE_CACHE_DIR",
+    "BaselineArguments",
     "FeatureArguments",
-    "ModelDataArguments",
+    "ModelArguments",
+    "ProtocolSplitArguments",
     "arguments_record",
-    "evaluation_device",
-    "load_model",
+    "load_splits",
+    "run_protocol",
     "similarity_field",
-    "write_results",
 ]

@@ -3,10 +3,11 @@
 """
 Unimodal ECG and text features, the input of zero-shot scoring, linear probing and retrieval.
 
-ECG feature extraction is what these protocols cost (0.2 to 0.4 s per ECG for the paper's model on a 2-core CPU), so
-it runs in batches under `torch.inference_mode()`, in bf16 autocast on GPUs that support it, and its output can be
-cached on disk: one safetensors file per (ECG tower weights, data set fingerprint and split, leads, precision),
-which the next run asking for the same features reads instead of recomputing them.
+ECG feature extraction is what these protocols cost (`bench/results/train_step.json` has this project's measured
+speeds), so it runs in batches under `torch.inference_mode()`, in bf16 autocast on GPUs that support it, and its
+output can be cached on disk: one safetensors file per (ECG tower weights, data set fingerprint and split, leads,
+precision), which the next run asking for the same features reads instead of recomputing them. Non-finite features
+never leave it (nor enter the cache): the error says whether the ECGs or the model produced them.
 """
 
 import hashlib
@@ -14,7 +15,6 @@ import json
 import os
 import re
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import datasets
@@ -27,12 +27,12 @@ from transformers.utils import logging
 
 from ..ecg_storage import dequantize_ecg
 from ..modeling_dbeta import lead_mask_from_names
+from ..precision import PRECISIONS, autocast_context, resolve_precision
+from .labels import describe_dataset
 from .lead_subsets import leads_label
-
 
 logger = logging.get_logger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16")
 SIMILARITIES = ("auto", "dot", "cosine")
 
 # Parameters that produce the unimodal ECG features, in every D-BETA class ("dbeta.ecg_model...", "ecg_model...").
@@ -41,19 +41,11 @@ ECG_TOWER_PARAMETER = re.compile(r"(?:^|\.)(ecg_(?:model|projection|pooler)\..+)
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """
-    The autocast dtype for `precision`: "auto" is bf16 on a GPU that supports it and fp32 elsewhere, because bf16
-    matrix products on CPUs without bf16 units run at about half the fp32 speed (measured on this project's CPU).
-    `None` means no autocast (fp32).
+    The autocast dtype for `precision` (`None` = fp32): "auto" is bf16 on a GPU that supports it and fp32 elsewhere.
+    Unlike training, "auto" does not time bf16 on a CPU: the features (and their cache key) must not depend on how
+    busy the machine was; pass "bf16" where it is faster (`python -m bench.train_step` measures it).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+    return resolve_precision(precision, device, what="feature extraction")
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -74,6 +66,33 @@ def ecg_tower_fingerprint(model: torch.nn.Module) -> str:
         hasher.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
         hasher.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy())
     return hasher.hexdigest()
+
+
+def _first_rows(mask: torch.Tensor, offset: int = 0) -> list[int]:
+    return (torch.nonzero(mask).flatten()[:5] + offset).tolist()
+
+
+def _check_finite_ecgs(ecg_values: torch.Tensor, dataset: datasets.Dataset, offset: int):
+    bad = ~torch.isfinite(ecg_values.flatten(1)).all(dim=1)
+    if bad.any():
+        raise ValueError(
+            f"Rows {_first_rows(bad, offset)} of {describe_dataset(dataset)} hold NaN or infinite ECG samples: the "
+            "data set builders replace them (docs/DATA.md); repair in-memory ECGs first (e.g. `np.nan_to_num`)."
+        )
+
+
+def _check_finite_features(features: torch.Tensor, what: str, precision: torch.dtype | None):
+    bad = ~torch.isfinite(features).all(dim=1)
+    if bad.any():
+        fix = (
+            "rerun with --precision fp32"
+            if precision is not None
+            else "check that the checkpoint's weights are finite"
+        )
+        raise ValueError(
+            f"The model gives NaN or infinite features for {int(bad.sum())} of {len(features)} {what} (first rows: "
+            f"{_first_rows(bad)}) although their inputs are finite: {fix}."
+        )
 
 
 def _cache_file(cache_dir, model, dataset: datasets.Dataset, ecg_column: str, leads, dtype) -> tuple[Path, dict]:
@@ -146,14 +165,16 @@ def extract_ecg_features(
     was_training = model.training
     model.eval()
     try:
-        with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, _autocast(device, dtype):
-            for batch in rows.iter(batch_size=batch_size):
+        with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, autocast_context(device, dtype):
+            for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size)):
                 ecg_values = dequantize_ecg(batch[ecg_column].to(device), batch.get("ecg_scale"))
+                _check_finite_ecgs(ecg_values, dataset, start)
                 chunks.append(model.get_ecg_features(ecg_values, lead_mask).pooler_output.float().cpu())
                 progress.update(len(ecg_values))
     finally:
         model.train(was_training)
     features = torch.cat(chunks)
+    _check_finite_features(features, f"ECGs of {describe_dataset(dataset)}", dtype)
 
     if cache_path is not None:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,11 +196,12 @@ def extract_text_features(
     if len(texts) == 0:
         raise ValueError("No texts to encode.")
     device = model_device(model)
+    dtype = autocast_dtype(device, precision)
     chunks = []
     was_training = model.training
     model.eval()
     try:
-        with _autocast(device, autocast_dtype(device, precision)):
+        with autocast_context(device, dtype):
             for start in tqdm(range(0, len(texts), batch_size), desc="Text features", unit="batch"):
                 inputs = processor(text=list(texts[start : start + batch_size]), return_tensors="pt")
                 features = model.get_text_features(
@@ -188,7 +210,9 @@ def extract_text_features(
                 chunks.append(features.float().cpu())
     finally:
         model.train(was_training)
-    return torch.cat(chunks)
+    features = torch.cat(chunks)
+    _check_finite_features(features, "texts", dtype)
+    return features
 
 
 def resolve_similarity(similarity: str, model) -> str:

@@ -21,11 +21,12 @@ from transformers import EvalPrediction, Trainer, TrainingArguments
 
 from ..ecg_storage import dequantize_ecg
 from ..modeling_dbeta import DBetaForECGClassification
-from .challenge_metric import ChallengeWeights, physionet2021_challenge_score
-from .classification_metrics import max_f1, multilabel_auroc
 from .labels import class_names, multi_hot_labels
+from .lead_subsets import leads_label
 from .linear_probe import MERL_SEED, merl_train_subset
-
+from .metrics import ChallengeWeights, classification_metrics, max_f1, multilabel_auroc, physionet2021_challenge_score
+from .models import read_checkpoint_config
+from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
 SELECTION_METRIC = "macro_auroc"
 
@@ -49,7 +50,9 @@ def classification_inputs(dataset: datasets.Dataset, ecg_column: str = "ecg") ->
     that the classifier's lead subset applies.
     """
     if "ecg_scale" not in dataset.column_names:
-        return dataset.select_columns([ecg_column, "labels"]).rename_column(ecg_column, "ecg_values").with_format("torch")
+        return (
+            dataset.select_columns([ecg_column, "labels"]).rename_column(ecg_column, "ecg_values").with_format("torch")
+        )
 
     def decode(batch):
         values = dequantize_ecg(torch.as_tensor(np.asarray(batch[ecg_column])), torch.as_tensor(batch["ecg_scale"]))
@@ -78,10 +81,12 @@ class FineTuneOutput:
         label_names: the classes, in the order of the logits.
         validation_macro_auroc: the selected checkpoint's validation macro AUROC.
         validation_history: `{"epoch", "step", "macro_auroc"}` of every evaluation, the record of the selection.
-        test_metrics: `multilabel_auroc` of the selected model on the test split.
+        test_metrics: `classification_metrics` of the selected model on the test split (AUROC and AUPRC).
         test_logits, test_references: `(num_test_rows, num_classes)`.
         thresholds: per-class logit thresholds chosen on the validation split (see [`validation_thresholds`]).
         challenge_score: the PhysioNet/CinC 2021 score of the thresholded test predictions, when weights were given.
+        leads: the leads the classifier sees (`None`: all 12).
+        train_fraction: the fraction of the training split it was trained on.
     """
 
     model: DBetaForECGClassification
@@ -93,6 +98,31 @@ class FineTuneOutput:
     test_references: np.ndarray
     thresholds: np.ndarray
     challenge_score: float | None = None
+    leads: list[str] | None = None
+    train_fraction: float = 1.0
+
+    def to_results(self, dataset: str, split: str = "test", weights: str = PRETRAINED) -> list[EvaluationResult]:
+        """The test macro AUROC and AUPRC, and the challenge score when it was computed, as records."""
+        results = classification_results(
+            self.test_metrics, "fine-tune", dataset, self.leads, split, weights, train_fraction=self.train_fraction
+        )
+        if self.challenge_score is not None:
+            results.append(
+                EvaluationResult(
+                    "fine-tune", dataset, "challenge_score", self.challenge_score, leads_label(self.leads), split,
+                    self.train_fraction, weights,
+                )
+            )  # fmt: skip
+        return results
+
+    def details(self) -> dict:
+        """The selection (validation AUROC of every evaluation), per-class test numbers, the validation thresholds."""
+        return {
+            "validation_macro_auroc": self.validation_macro_auroc,
+            "validation_history": self.validation_history,
+            **{f"test_{key}": value for key, value in per_class_details(self.test_metrics).items()},
+            "validation_thresholds": dict(zip(self.label_names, self.thresholds.tolist())),
+        }
 
 
 def check_protocol(training_args: TrainingArguments):
@@ -136,7 +166,11 @@ def finetune_classifier(
             codes, equivalent codes joined by "|", as the `physionet2021` data set names them.
     """
     check_protocol(training_args)
+    read_checkpoint_config(model_name_or_path)  # a clear error for a folder that is not a D-BETA checkpoint
     names = class_names(train_dataset, label_names)
+    multi_hot_labels(train_dataset, len(names))  # checked before training, as the other splits' labels
+    validation_references = multi_hot_labels(validation_dataset, len(names))
+    test_references = multi_hot_labels(test_dataset, len(names))
     if train_fraction != 1:
         train_dataset = train_dataset.select(merl_train_subset(len(train_dataset), train_fraction, seed))
     model = DBetaForECGClassification.from_pretrained(
@@ -159,8 +193,6 @@ def finetune_classifier(
 
     validation_logits = trainer.predict(classification_inputs(validation_dataset)).predictions
     test_logits = trainer.predict(classification_inputs(test_dataset)).predictions
-    validation_references = multi_hot_labels(validation_dataset, len(names))
-    test_references = multi_hot_labels(test_dataset, len(names))
     thresholds = validation_thresholds(validation_references, validation_logits)
     challenge_score = None
     if challenge_weights is not None:
@@ -179,18 +211,20 @@ def finetune_classifier(
             for entry in trainer.state.log_history
             if f"eval_{SELECTION_METRIC}" in entry
         ],
-        test_metrics=multilabel_auroc(test_references, test_logits, label_names=names),
+        test_metrics=classification_metrics(test_references, test_logits, label_names=names),
         test_logits=test_logits,
         test_references=test_references,
         thresholds=thresholds,
         challenge_score=challenge_score,
+        leads=leads,
+        train_fraction=train_fraction,
     )
 
 
 __all__ = [
-    "FineTuneOutput",
     "PROTOCOL_TRAINING_DEFAULTS",
     "SELECTION_METRIC",
+    "FineTuneOutput",
     "check_protocol",
     "classification_inputs",
     "compute_macro_auroc",

@@ -7,7 +7,6 @@ out are zeroed, as in the paper's reduced-lead experiments, so one pretrained mo
 
 from ..feature_extraction_dbeta import STANDARD_LEADS, lead_indices
 
-
 ALL_LEADS_LABEL = "12"
 
 

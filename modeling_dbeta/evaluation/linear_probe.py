@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from .classification_metrics import multilabel_auroc
 from .features import extract_ecg_features
 from .labels import class_names, multi_hot_labels
-
+from .metrics import classification_metrics, multilabel_auroc
+from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
 MERL_SEED = 42
 DEFAULT_TRAIN_FRACTIONS = (0.01, 0.1, 1.0)
@@ -139,6 +139,13 @@ def fit_linear_probe(
     """
     if not inverse_regularization:
         raise ValueError("Give at least one inverse regularisation strength C to try.")
+    for name, features in (("train_features", train_features), ("validation_features", validation_features)):
+        non_finite = ~np.isfinite(np.asarray(features)).all(axis=1)
+        if non_finite.any():
+            raise ValueError(
+                f"`{name}` hold NaN or infinite values in {int(non_finite.sum())} of {len(non_finite)} rows (first: "
+                f"{np.flatnonzero(non_finite)[:5].tolist()}): drop or repair those rows before fitting a probe."
+            )
     train_features = torch.as_tensor(train_features, dtype=torch.float64)
     train_labels = torch.as_tensor(train_labels, dtype=torch.float64)
     mean = train_features.mean(dim=0)
@@ -168,7 +175,8 @@ class LinearProbeResult:
         train_fraction: the fraction of the training split used.
         num_train_examples: the rows it holds.
         inverse_regularization, validation_macro_auroc, validation_history: the selection, see [`LinearProbe`].
-        test_metrics: `multilabel_auroc` of the selected probe on the test split.
+        test_metrics: `classification_metrics` of the selected probe on the test split (AUROC and AUPRC).
+        leads: the leads the model saw (`None`: all 12).
     """
 
     train_fraction: float
@@ -177,6 +185,42 @@ class LinearProbeResult:
     validation_macro_auroc: float
     validation_history: dict[float, float | None]
     test_metrics: dict
+    leads: list[str] | None = None
+
+    def to_results(self, dataset: str, split: str = "test", weights: str = PRETRAINED) -> list[EvaluationResult]:
+        """The test macro AUROC and AUPRC of this fraction's probe as records."""
+        return classification_results(
+            self.test_metrics, "linear-probe", dataset, self.leads, split, weights, train_fraction=self.train_fraction
+        )
+
+    def details(self) -> dict:
+        """The selection (C, the validation AUROC of every C tried) and the per-class test numbers."""
+        return {
+            "train_fraction": self.train_fraction,
+            "num_train_examples": self.num_train_examples,
+            "selected_inverse_regularization": self.inverse_regularization,
+            "validation_macro_auroc": self.validation_macro_auroc,
+            "validation_macro_auroc_by_inverse_regularization": {
+                str(inverse): value for inverse, value in self.validation_history.items()
+            },
+            **{f"test_{key}": value for key, value in per_class_details(self.test_metrics).items()},
+        }
+
+
+@dataclass
+class LinearProbeOutput:
+    """The probes of one model, one per training fraction (iterating gives them in the order of the fractions)."""
+
+    probes: list[LinearProbeResult]
+
+    def __iter__(self):
+        return iter(self.probes)
+
+    def to_results(self, dataset: str, split: str = "test", weights: str = PRETRAINED) -> list[EvaluationResult]:
+        return [result for probe in self.probes for result in probe.to_results(dataset, split, weights)]
+
+    def details(self) -> list[dict]:
+        return [probe.details() for probe in self.probes]
 
 
 def linear_probe(
@@ -192,7 +236,7 @@ def linear_probe(
     batch_size: int = 32,
     precision: str = "auto",
     cache_dir: str | os.PathLike | None = None,
-) -> list[LinearProbeResult]:
+) -> LinearProbeOutput:
     """
     The linear-probe protocol: one probe per training fraction, selected on the validation split, scored on the test
     split.
@@ -229,7 +273,7 @@ def linear_probe(
     validation_labels = multi_hot_labels(validation_dataset, len(names))
     test_labels = multi_hot_labels(test_dataset, len(names))
 
-    results = []
+    probes = []
     for fraction, rows in subsets.items():
         probe = fit_linear_probe(
             train_features[np.searchsorted(needed, rows)],
@@ -238,25 +282,29 @@ def linear_probe(
             validation_labels,
             inverse_regularization,
         )
-        results.append(
+        probes.append(
             LinearProbeResult(
                 train_fraction=fraction,
                 num_train_examples=len(rows),
                 inverse_regularization=probe.inverse_regularization,
                 validation_macro_auroc=probe.validation_macro_auroc,
                 validation_history=probe.validation_history,
-                test_metrics=multilabel_auroc(test_labels, probe.decision_function(test_features), label_names=names),
+                test_metrics=classification_metrics(
+                    test_labels, probe.decision_function(test_features), label_names=names
+                ),
+                leads=leads,
             )
         )
-    return results
+    return LinearProbeOutput(probes)
 
 
 __all__ = [
     "DEFAULT_INVERSE_REGULARIZATION",
     "DEFAULT_TRAIN_FRACTIONS",
-    "LinearProbe",
-    "LinearProbeResult",
     "MERL_SEED",
+    "LinearProbe",
+    "LinearProbeOutput",
+    "LinearProbeResult",
     "fit_linear_probe",
     "fit_logistic_regression",
     "linear_probe",

@@ -17,7 +17,10 @@ import torch
 
 from ..text_normalization import normalize_report
 from .features import extract_ecg_features, extract_text_features, resolve_similarity, similarity_scores
-from .retrieval_metrics import retrieval_metrics
+from .labels import describe_dataset
+from .lead_subsets import leads_label
+from .metrics import retrieval_metrics
+from .results import PRETRAINED, EvaluationResult
 
 
 @dataclass
@@ -27,11 +30,23 @@ class RetrievalOutput:
         metrics: `retrieval_metrics`' result, e.g. `ecg_to_report_recall@1`, `report_to_ecg_median_rank`.
         num_pairs: the ECG-report pairs scored (pairs with an empty report are left out).
         num_distinct_reports: the distinct normalised report texts among them.
+        leads: the leads the model saw (`None`: all 12).
     """
 
     metrics: dict[str, float]
     num_pairs: int
     num_distinct_reports: int
+    leads: list[str] | None = None
+
+    def to_results(self, dataset: str, split: str = "test", weights: str = PRETRAINED) -> list[EvaluationResult]:
+        """One record per metric (recall@k and median rank, both directions)."""
+        return [
+            EvaluationResult("retrieval", dataset, metric, value, leads_label(self.leads), split, weights=weights)
+            for metric, value in self.metrics.items()
+        ]
+
+    def details(self) -> dict:
+        return {"num_pairs": self.num_pairs, "num_distinct_reports": self.num_distinct_reports}
 
 
 def retrieval_evaluation(
@@ -63,7 +78,11 @@ def retrieval_evaluation(
     The `(num_pairs, num_pairs)` similarity matrix is held in memory: 400 MB in float32 for 10 000 pairs.
     """
     if report_column not in dataset.column_names:
-        raise ValueError(f"The data set has no {report_column!r} column; its columns are {dataset.column_names}.")
+        raise ValueError(
+            f"No {report_column!r} column in {describe_dataset(dataset)} (its columns: "
+            f"{', '.join(dataset.column_names)}): pass the column holding the reports with `report_column` "
+            "(--report_column), or a data set of ECG-report pairs (--dataset mimic-iv-ecg, ptb-xl, synthetic)."
+        )
     normalized = [normalize_report(report or "") for report in dataset[report_column]]
     with_report = [row for row, text in enumerate(normalized) if text]
     if len(with_report) < len(dataset):
@@ -75,11 +94,14 @@ def retrieval_evaluation(
 
     text_features = extract_text_features(model, processor, distinct_reports.tolist(), batch_size, precision)
     ecg_features = extract_ecg_features(model, dataset, leads, batch_size, precision, cache_dir)
-    scores = similarity_scores(ecg_features, text_features[torch.from_numpy(groups)], resolve_similarity(similarity, model))
+    scores = similarity_scores(
+        ecg_features, text_features[torch.from_numpy(groups)], resolve_similarity(similarity, model)
+    )
     return RetrievalOutput(
         metrics=retrieval_metrics(scores, groups=groups, ks=ks),
         num_pairs=len(dataset),
         num_distinct_reports=len(distinct_reports),
+        leads=leads,
     )
 
 

@@ -3,7 +3,7 @@
 """
 Zero-shot classification as in the paper: the text tower encodes one description per class, each ECG is scored
 against every class by the dot product of its unimodal ECG features with the class's text features, and each class's
-scores are summarised by their AUROC. No label of the data set is used for anything but that AUROC.
+scores are summarised by their AUROC and AUPRC. No label of the data set is used for anything but these numbers.
 """
 
 import os
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from .classification_metrics import multilabel_auroc
 from .features import extract_ecg_features, extract_text_features, resolve_similarity, similarity_scores
-from .labels import class_names, multi_hot_labels
+from .labels import class_names, describe_dataset, multi_hot_labels
+from .metrics import classification_metrics
+from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
 
 @dataclass
@@ -25,13 +26,28 @@ class ZeroShotOutput:
         label_names: the classes, in the order of the columns of `scores` and `references`.
         scores: `(num_rows, num_classes)` ECG-description similarities.
         references: `(num_rows, num_classes)` multi-hot labels.
-        metrics: `multilabel_auroc`'s result: `macro_auroc`, `per_class_auroc`, `undefined_classes`.
+        metrics: `classification_metrics`' result: `macro_auroc`, `macro_auprc`, their per-class values, the
+            classes' prevalence, `undefined_classes`.
+        leads: the leads the model saw (`None`: all 12).
+        prompts: the name of the prompt set the classes were described with, recorded with the results.
     """
 
     label_names: list[str]
     scores: np.ndarray
     references: np.ndarray
     metrics: dict
+    leads: list[str] | None = None
+    prompts: str | None = None
+
+    def to_results(self, dataset: str, split: str = "test", weights: str = PRETRAINED) -> list[EvaluationResult]:
+        """The macro AUROC and AUPRC as records, `dataset` naming the data set ("ptb-xl/super_class")."""
+        return classification_results(
+            self.metrics, "zero-shot", dataset, self.leads, split, weights, prompts=self.prompts
+        )
+
+    def details(self) -> dict:
+        """Per-class AUROC, AUPRC and prevalence, and the undefined classes."""
+        return per_class_details(self.metrics)
 
 
 def zero_shot_classification(
@@ -45,9 +61,11 @@ def zero_shot_classification(
     batch_size: int = 32,
     precision: str = "auto",
     cache_dir: str | os.PathLike | None = None,
+    prompts: str | None = None,
 ) -> ZeroShotOutput:
     """
-    Score every ECG of `dataset` against a description of every class and measure per-class and macro AUROC.
+    Score every ECG of `dataset` against a description of every class and measure per-class and macro AUROC and
+    AUPRC.
 
     Args:
         model: a `DBetaModel` or `DBetaForPreTraining` (both towers), on the device to run on.
@@ -61,6 +79,7 @@ def zero_shot_classification(
         similarity: "dot" (the paper's score), "cosine", or "auto": the score the model's ETS loss trained
             (`resolve_similarity`).
         batch_size, precision, cache_dir: see [`extract_ecg_features`].
+        prompts: a name for the descriptions ("descriptions", "condition names"), recorded with the results.
     """
     names = class_names(dataset, label_names)
     missing = [name for name in names if name not in descriptions]
@@ -70,6 +89,11 @@ def zero_shot_classification(
             f"({', '.join(names)})."
         )
     references = multi_hot_labels(dataset, len(names))
+    if not any(column.min() != column.max() for column in references.T):
+        raise ValueError(
+            f"No class of {describe_dataset(dataset)} has both positive and negative examples, so no AUROC is "
+            "defined: score a larger split."
+        )
     class_texts = [descriptions[name] for name in names]
     text_features = extract_text_features(model, processor, class_texts, batch_size, precision)
     ecg_features = extract_ecg_features(model, dataset, leads, batch_size, precision, cache_dir)
@@ -78,7 +102,9 @@ def zero_shot_classification(
         label_names=names,
         scores=scores,
         references=references,
-        metrics=multilabel_auroc(references, scores, label_names=names),
+        metrics=classification_metrics(references, scores, label_names=names),
+        leads=leads,
+        prompts=prompts,
     )
 
 

@@ -3,8 +3,11 @@
 """
 Write a model card into a saved D-BETA folder and push the folder (model, processor, code, card) to the Hub.
 
-    python evaluation/publish.py --model_dir dbeta-base/ --repo_id user/dbeta-base --license apache-2.0 \
+    python -m modeling_dbeta.publish --model_dir dbeta-base/ --repo_id user/dbeta-base --license apache-2.0 \
         [--results_dir outputs/eval/] [--private]
+
+The card's evaluation table and its `model-index` metadata hold every result record under `--results_dir` (the
+JSON files the evaluation scripts write).
 """
 
 from dataclasses import dataclass, field
@@ -13,9 +16,8 @@ from pathlib import Path
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
-from modeling_dbeta.evaluation import load_results
-from modeling_dbeta.hub import DEFAULT_TRAINING_DATA, build_model_card, push_model_folder
-
+from .evaluation.results import load_results
+from .hub import DEFAULT_TRAINING_DATA, build_model_card, push_model_folder
 
 logger = logging.get_logger(__name__)
 

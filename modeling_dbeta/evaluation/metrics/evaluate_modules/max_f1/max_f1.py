@@ -2,11 +2,10 @@
 # Licensed under the Apache License, Version 2.0.
 """Best-threshold F1 per class as a local `evaluate` module: `evaluate.load("<this folder>")` works offline."""
 
-import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.classification_metrics import max_f1
-
+from modeling_dbeta.evaluation.metrics import max_f1
+from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, SCORES_PER_EXAMPLE, metric_info
 
 _DESCRIPTION = """
 Per-class F1 at each class's best decision threshold (computed with scikit-learn's precision-recall curve), and
@@ -28,16 +27,11 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class MaxF1(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.List(datasets.Value("float64")),
-                    "references": datasets.List(datasets.Value("int32")),
-                }
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            predictions=SCORES_PER_EXAMPLE,
+            references=MULTI_HOT,
             reference_urls=[
                 "https://scikit-learn.org/stable/modules/generated/sklearn.metrics.precision_recall_curve.html"
             ],

@@ -5,8 +5,8 @@
 import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.retrieval_metrics import retrieval_metrics
-
+from modeling_dbeta.evaluation.metrics import retrieval_metrics
+from modeling_dbeta.evaluation.metrics.metric_info import SCORES_PER_EXAMPLE, metric_info
 
 _DESCRIPTION = """
 Recall@k and median rank for ECG -> report and report -> ECG retrieval on a set of ECG-report pairs, from the
@@ -28,13 +28,11 @@ Returns:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Retrieval(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation="",
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {"predictions": datasets.List(datasets.Value("float64")), "references": datasets.Value("int64")}
-            ),
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            predictions=SCORES_PER_EXAMPLE,
+            references=datasets.Value("int64"),
         )
 
     def _compute(self, predictions, references, ks=(1, 5, 10)):

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 SINUS_RHYTHM = "426783006"
 
 
@@ -115,4 +114,4 @@ def physionet2021_challenge_score(
     return (observed - baseline) / (perfect - baseline) if perfect != baseline else 0.0
 
 
-__all__ = ["ChallengeWeights", "SINUS_RHYTHM", "physionet2021_challenge_score"]
+__all__ = ["SINUS_RHYTHM", "ChallengeWeights", "physionet2021_challenge_score"]

@@ -2,11 +2,10 @@
 # Licensed under the Apache License, Version 2.0.
 """The PhysioNet/CinC Challenge 2021 score as a local `evaluate` module: `evaluate.load("<this folder>")`."""
 
-import datasets
 import evaluate
 
-from modeling_dbeta.evaluation.challenge_metric import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
-
+from modeling_dbeta.evaluation.metrics import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
+from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, metric_info
 
 _DESCRIPTION = """
 The PhysioNet/CinC Challenge 2021 metric: a weighted multi-label confusion matrix that gives partial credit to
@@ -39,16 +38,12 @@ _CITATION = """
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class Physionet2021Challenge(evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
+        return metric_info(
+            _DESCRIPTION,
+            _KWARGS_DESCRIPTION,
+            predictions=MULTI_HOT,
+            references=MULTI_HOT,
             citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=datasets.Features(
-                {
-                    "predictions": datasets.List(datasets.Value("int32")),
-                    "references": datasets.List(datasets.Value("int32")),
-                }
-            ),
             reference_urls=["https://physionetchallenges.org/2021/"],
         )
 
