@@ -115,6 +115,7 @@ class DataArguments:
     )
     use_n3s: bool = field(default=True, metadata={"help": "False: negatives are other reports of the batch (ablation)."})
     negative_fraction: float = 0.5
+    mlm_probability: float = field(default=0.25, metadata={"help": "Fraction of report tokens masked for MLM."})
     lead_mask_probability: float = 0.5
     max_text_length: int = 256
 
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None):
     collator_kwargs = dict(
         tokenizer=tokenizer,
         n3s_index=n3s_index,
-        mlm_probability=config.mlm_probability,
+        mlm_probability=data_args.mlm_probability,
         negative_fraction=data_args.negative_fraction,
         lead_mask_probability=data_args.lead_mask_probability,
         max_length=data_args.max_text_length,
