@@ -74,7 +74,7 @@ def test_forward_shapes(config, batch):
     assert (out.ecg_mask.sum(1) == 312 - int(312 * 0.25)).all()
     assert torch.isfinite(out.loss)
     # Masking keeps the class token plus a quarter of the tokens through the fusion.
-    assert out.model_output.ecg_last_hidden_state.shape[1] == 1 + int(312 * 0.25)
+    assert out.model_output.fusion_output.ecg_last_hidden_state.shape[1] == 1 + int(312 * 0.25)
 
 
 def test_mask_noise_makes_masking_reproducible(config, batch):
