@@ -193,7 +193,7 @@ class DBetaConfig(PreTrainedConfig):
     @property
     def patch_size(self) -> int:
         """Input samples per ECG token: the product of the convolution strides."""
-        return math.prod(stride for _, _, stride in self.conv_layers)
+        return math.prod([stride for _, _, stride in self.conv_layers])  # a list: dynamo cannot trace a generator here
 
     @property
     def num_ecg_tokens(self) -> int:
