@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from modeling_dbeta.overrides import parse_overrides
 
 from .loading import ECG_BUILDERS, load_ecg_dataset
+from .raw_records import load_raw_ecg_records
 
 
 @dataclass
@@ -34,15 +35,21 @@ class ECGDatasetArguments:
         """How results name the data set: "ptb-xl/super_class", "cpsc2018", ..."""
         return self.dataset if self.dataset_config is None else f"{self.dataset}/{self.dataset_config}"
 
-    def load_split(self, split: str, streaming: bool = False):
-        """One split: a prepared `Dataset`, or an `IterableDataset` read from the raw records when `streaming`."""
+    def load_split(self, split: str, raw: bool = False):
+        """
+        One split: the prepared `Dataset` (prepared on first use), or with `raw` the records read from their raw
+        files on access (`RawECGRecords`, nothing prepared).
+        """
+        if raw:
+            return load_raw_ecg_records(
+                self.dataset, self.dataset_config, self.data_dir, split, **parse_overrides(self.dataset_kwargs)
+            )
         return load_ecg_dataset(
             self.dataset,
             name=self.dataset_config,
             data_dir=self.data_dir,
             split=split,
             cache_dir=self.dataset_cache_dir,
-            streaming=streaming,
             **parse_overrides(self.dataset_kwargs),
         )
 

@@ -2,6 +2,7 @@
 # Licensed under the Apache License, Version 2.0.
 """Batches for D-BETA pretraining: lead masking, N3S negatives, tokenisation, then MLM masking of what is fed."""
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,11 +42,19 @@ class DataCollatorForDBetaPretraining:
     Step 3 comes after step 2 on purpose: the authors' collator masks the original texts after swapping, which
     silently restores the matched report while the pair stays labelled mismatched.
 
-    Each batch draws its randomness from a seed of its own, `(seed, rank, batch index)`, under a forked torch RNG:
-    the model's random stream (dropout, token masking) is untouched by collation, and a run resumed from a
-    checkpoint collates exactly the batches an uninterrupted run would have, whether batches are built in the main
-    process or in DataLoader workers. [`DBetaTrainer`] sets the batch index at each epoch through
-    [`~DataCollatorForDBetaPretraining.start_epoch`].
+    Each batch draws its randomness from a seed of its own, under a forked torch RNG, so the model's random stream
+    (dropout, token masking) is untouched by collation:
+    - training (`training=True`): the seed is `(seed, rank, batch index)`, so a run resumed from a checkpoint
+      collates exactly the batches an uninterrupted run would have, whether batches are built in the main process or
+      in DataLoader workers. [`DBetaTrainer`] sets the batch index at each epoch through
+      [`~DataCollatorForDBetaPretraining.start_epoch`].
+    - evaluation (`training=False`): no lead masking, and the seed is `(seed, the batch's reports)`, so a validation
+      batch gets the same negatives and MLM masks at every evaluation, with any number of workers, and evaluating
+      never moves the training batches' counter. A report that the N3S index lacks (an index built from the training
+      reports only) gets a negative from the batch instead; `n3s_fallbacks` counts them.
+
+    Examples given as `None` (records that could not be read, see `datasets_scripts.raw_records`) are left out of
+    the batch; an ECG holding NaN or inf is refused, naming the fix.
     """
 
     tokenizer: PreTrainedTokenizerBase
@@ -60,6 +69,7 @@ class DataCollatorForDBetaPretraining:
     _mlm_collator: DataCollatorForLanguageModeling = field(init=False, repr=False)
     _batch_offset: int = field(init=False, default=0)
     _calls: int = field(init=False, default=0)
+    n3s_fallbacks: int = field(init=False, default=0)
 
     def __post_init__(self):
         if self.mlm and self.tokenizer.mask_token is None:
@@ -77,7 +87,10 @@ class DataCollatorForDBetaPretraining:
         """Number the coming batches from `batches_done` (the batches this process trained on so far)."""
         self._batch_offset, self._calls = batches_done, 0
 
-    def _batch_seed(self) -> int:
+    def _batch_seed(self, reports: Sequence[str]) -> int:
+        if not self.training:
+            content = zlib.crc32("\n".join(reports).encode("utf-8"))
+            return int(np.random.SeedSequence([self.seed, len(reports), content]).generate_state(1, np.uint64)[0] >> 1)
         # DataLoader workers take batches round-robin: worker w of k builds batches w, w + k, w + 2k, ...
         worker = torch.utils.data.get_worker_info()
         num_workers, worker_id = (worker.num_workers, worker.id) if worker is not None else (1, 0)
@@ -86,14 +99,25 @@ class DataCollatorForDBetaPretraining:
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
         return int(np.random.SeedSequence([self.seed, rank, index]).generate_state(1, np.uint64)[0] >> 1)
 
-    def __call__(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        seed = self._batch_seed()
+    def __call__(self, examples: Sequence[dict[str, Any] | None]) -> dict[str, torch.Tensor]:
+        # The seed is drawn before unreadable records are dropped, so the batch numbering never depends on them.
+        seed = self._batch_seed([example["report"] if example is not None else "" for example in examples])
+        examples = [example for example in examples if example is not None]
+        if not examples:
+            raise ValueError("Every record of this batch was unreadable (see the warnings above); check the data set.")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return self.collate(examples)
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
+        non_finite = ~torch.isfinite(ecg).flatten(1).all(dim=1)
+        if non_finite.any():
+            raise ValueError(
+                f"{int(non_finite.sum())} of the {len(examples)} ECGs of a batch hold NaN or inf values. The data set "
+                "builders never let them through: prepare the data set again (`python -m datasets_scripts <name> "
+                "--force`), or run the recordings through `DBetaFeatureExtractor`, which repairs or masks them."
+            )
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
 
@@ -122,7 +146,13 @@ class DataCollatorForDBetaPretraining:
         reports = list(reports)
         if self.n3s_index is not None:
             rng = np.random.default_rng(int(torch.randint(2**62, ())))
-            negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng)
+            # Training reports must all be indexed (a mismatch means the index is another corpus's: an error);
+            # evaluation reports may be absent from an index built on the training split.
+            negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng, missing_ok=not self.training)
+            for position, (index, negative) in enumerate(zip(chosen, negatives)):
+                if negative is None:
+                    negatives[position] = self.other_report_in_batch(reports, index)
+                    self.n3s_fallbacks += 1
         else:
             negatives = [self.other_report_in_batch(reports, i) for i in chosen]
         for position, negative in zip(chosen, negatives):

