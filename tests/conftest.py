@@ -15,6 +15,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from tests.tiny_models import REFERENCE_DIR, tiny_config, tiny_t5_tokenizer  # noqa: E402
+from tests.transformers_common import SDIST_MARKERS  # noqa: E402
+
+
+def pytest_configure(config):
+    for marker in SDIST_MARKERS:
+        config.addinivalue_line("markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)")
 
 
 @pytest.fixture

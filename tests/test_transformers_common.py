@@ -23,6 +23,8 @@ except OSError as error:
         "pytest once to cache them.",
         allow_module_level=True,
     )
+except ImportError as error:  # the mixins import `parameterized`
+    pytest.skip(f"transformers' common tests need {error.name!r}: `pip install -e .[dev]`.", allow_module_level=True)
 
 ModelTesterMixin = modeling_common.ModelTesterMixin
 ConfigTester = configuration_common.ConfigTester

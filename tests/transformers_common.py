@@ -25,6 +25,8 @@ import transformers
 
 
 PACKAGE = "transformers_sdist_tests"
+# Markers the sdist's tests use, registered by transformers' own conftest (and by ours, tests/conftest.py).
+SDIST_MARKERS = ("accelerate_tests", "flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test")
 COMMON_FILES = ("test_modeling_common.py", "test_configuration_common.py")
 STUBS = {
     "generation/test_utils.py": "class GenerationTesterMixin:\n    pass\n",
@@ -49,7 +51,10 @@ def fetch(version: str = transformers.__version__, timeout: float = 300) -> Path
             sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
             f"transformers=={version}", "--dest", download,
         ]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as error:
+            raise OSError(f"`{' '.join(command)}` took more than {timeout} s") from error
         archives = list(Path(download).glob(f"transformers-{version}.tar.gz"))
         if result.returncode != 0 or not archives:
             raise OSError(f"`{' '.join(command)}` failed: {result.stderr.strip()[-500:]}")
