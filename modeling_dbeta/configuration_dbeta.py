@@ -8,6 +8,10 @@ from typing import Literal
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import logging
+
+
+logger = logging.get_logger(__name__)
 
 
 # The encoder half of `google/flan-t5-base` (its config.json, decoder fields left out): the paper's text tower.
@@ -76,7 +80,6 @@ class DBetaConfig(PreTrainedConfig):
     Losses
         mlm_loss_weight, mem_loss_weight, etm_loss_weight, ets_loss_weight (`float`, default 1.0 each): weight of each
             objective in the total loss; 0 switches the objective (and its head's computation) off.
-        mlm_probability (`float`, defaults to 0.25): fraction of text tokens masked for MLM (used by the collator).
         ets_loss_type (`"dbeta"` or `"siglip"`): `"dbeta"` is the authors' form (logits are plain dot products, the
             loss is the mean over all B x B pairs); `"siglip"` learns a temperature and a bias and sums over
             texts (Zhai et al., 2023).
@@ -147,7 +150,6 @@ class DBetaConfig(PreTrainedConfig):
     mem_loss_weight: float = 1.0
     etm_loss_weight: float = 1.0
     ets_loss_weight: float = 1.0
-    mlm_probability: float = 0.25
     ets_loss_type: Literal["dbeta", "siglip"] = "dbeta"
     logit_scale_init_value: float = math.log(10.0)
     logit_bias_init_value: float = -10.0
@@ -157,6 +159,9 @@ class DBetaConfig(PreTrainedConfig):
     classifier_leads: list | None = None
 
     def __post_init__(self, **kwargs):
+        # Configs saved before it moved to the training arguments (`--mlm_probability`) carry the collator's setting.
+        if "mlm_probability" in kwargs:
+            logger.info(f"Ignoring mlm_probability={kwargs.pop('mlm_probability')}: it is a training argument now.")
         # JSON gives lists back: keep one canonical form so a saved config compares equal to the one it came from.
         self.conv_layers = [[int(value) for value in layer] for layer in self.conv_layers]
         super().__post_init__(**kwargs)
@@ -188,7 +193,7 @@ class DBetaConfig(PreTrainedConfig):
     @property
     def patch_size(self) -> int:
         """Input samples per ECG token: the product of the convolution strides."""
-        return math.prod(stride for _, _, stride in self.conv_layers)
+        return math.prod([stride for _, _, stride in self.conv_layers])  # a list: dynamo cannot trace a generator here
 
     @property
     def num_ecg_tokens(self) -> int:

@@ -13,11 +13,12 @@ import torch.nn.functional as F
 
 
 def masked_language_modeling_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the positions whose label is not -100; 0 (still in the graph) when there are none."""
-    active = labels != -100
-    if not active.any():
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits[active].float(), labels[active])
+    """
+    Mean cross-entropy over the positions whose label is not -100, for logits `(..., vocab)` and labels `(...)`;
+    0 (still in the graph) when there are none. No data-dependent branch, so it compiles into one graph.
+    """
+    total = F.cross_entropy(logits.flatten(0, -2).float(), labels.flatten(), ignore_index=-100, reduction="sum")
+    return total / (labels != -100).sum().clamp(min=1)
 
 
 def ecg_patch_targets(
@@ -38,13 +39,10 @@ def ecg_patch_targets(
 
 
 def masked_ecg_modeling_loss(predictions: torch.Tensor, targets: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error per token, averaged over the tokens where `token_mask` is 1 (the removed ones)."""
+    """Mean squared error per token, averaged over the tokens where `token_mask` is 1 (the removed ones); 0 if none."""
     per_token = (predictions.float() - targets).pow(2).mean(dim=-1)
     weight = token_mask.to(per_token.dtype)
-    total = weight.sum()
-    if total == 0:
-        return per_token.sum() * 0.0
-    return (per_token * weight).sum() / total
+    return (per_token * weight).sum() / weight.sum().clamp(min=1)
 
 
 def ecg_text_matching_loss(logits: torch.Tensor, is_aligned: torch.Tensor) -> torch.Tensor:

@@ -6,9 +6,11 @@ import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from torch.nn.utils import parametrize
 from transformers import AutoConfig, PreTrainedModel
@@ -16,10 +18,12 @@ from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_layers import GradientCheckpointingLayer
-from transformers.modeling_outputs import BaseModelOutputWithPooling, SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutput, BaseModelOutputWithPooling, SequenceClassifierOutput
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.models.auto.modeling_auto import MODEL_FOR_TEXT_ENCODING_MAPPING
-from transformers.utils import ModelOutput
+from transformers.processing_utils import Unpack
+from transformers.utils import ModelOutput, TransformersKwargs, can_return_tuple, is_torchdynamo_compiling
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_dbeta import DBetaConfig
 from .feature_extraction_dbeta import STANDARD_LEADS, lead_indices
@@ -32,26 +36,65 @@ from .losses import (
 )
 
 
+class DBetaOutput(ModelOutput):
+    """A `ModelOutput` whose nested outputs also become tuples with `return_dict=False` (as CLIP's output)."""
+
+    def to_tuple(self) -> tuple:
+        return tuple(value.to_tuple() if isinstance(value, ModelOutput) else value for value in self.values())
+
+
 @dataclass
-class DBetaECGEncoderOutput(ModelOutput):
+class DBetaECGModelOutput(BaseModelOutputWithPooling):
     r"""
     last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_kept_tokens, hidden_size)`):
-        ECG encoder output; the first token is the class token when the config uses one.
+        Output of the ECG encoder's last layer; the first token is the class token when the config uses one.
+    pooler_output (`torch.FloatTensor` of shape `(batch_size, fusion_hidden_size)`):
+        The unimodal pooled ECG features: what zero-shot scoring, the linear probe and the ETS loss use.
+    projected_last_hidden_state (`torch.FloatTensor` of shape `(batch_size, num_kept_tokens, fusion_hidden_size)`):
+        `last_hidden_state` projected to the fusion width: what the pooler and the co-attention fusion read.
+    hidden_states (`tuple(torch.FloatTensor)`, *optional*): the input of every encoder layer and the last output
+        (with `output_hidden_states=True`).
+    attentions (`tuple(torch.FloatTensor)`, *optional*): every encoder layer's attention weights, `(batch_size,
+        num_heads, num_kept_tokens, num_kept_tokens)` (with `output_attentions=True` and eager attention).
     ecg_mask (`torch.FloatTensor` of shape `(batch_size, num_ecg_tokens)`, *optional*):
         1 where an ECG token was removed by MAE-style masking, 0 where it was kept.
     ecg_ids_restore (`torch.LongTensor` of shape `(batch_size, num_ecg_tokens)`, *optional*):
         Permutation that puts the kept tokens followed by the removed ones back in temporal order.
-    hidden_states (`tuple(torch.FloatTensor)`, *optional*): input of every encoder layer and the final output.
     """
 
-    last_hidden_state: torch.FloatTensor | None = None
+    projected_last_hidden_state: torch.FloatTensor | None = None
     ecg_mask: torch.FloatTensor | None = None
     ecg_ids_restore: torch.LongTensor | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 @dataclass
-class DBetaModelOutput(ModelOutput):
+class DBetaFusionOutput(ModelOutput):
+    r"""
+    text_last_hidden_state, ecg_last_hidden_state (`torch.FloatTensor`): each modality's fused token states (output
+        of the last co-attention layer), `(batch_size, length, fusion_hidden_size)`.
+    text_hidden_states, ecg_hidden_states (`tuple(torch.FloatTensor)`, *optional*): per modality, the input of every
+        fusion layer and the last output (with `output_hidden_states=True`).
+    text_attentions, ecg_attentions (`tuple(torch.FloatTensor)`, *optional*): per modality, every fusion layer's
+        self-attention weights (with `output_attentions=True` and eager attention).
+    text_cross_attentions, ecg_cross_attentions (`tuple(torch.FloatTensor)`, *optional*): per modality, every fusion
+        layer's attention weights over the other modality's tokens.
+    ecg_layer_state (`torch.FloatTensor`, *optional*): the ECG states entering the fusion layer that
+        `return_ecg_layer` asked for (the MEM decoder's input).
+    """
+
+    text_last_hidden_state: torch.FloatTensor | None = None
+    ecg_last_hidden_state: torch.FloatTensor | None = None
+    text_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    ecg_hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    text_attentions: tuple[torch.FloatTensor, ...] | None = None
+    ecg_attentions: tuple[torch.FloatTensor, ...] | None = None
+    text_cross_attentions: tuple[torch.FloatTensor, ...] | None = None
+    ecg_cross_attentions: tuple[torch.FloatTensor, ...] | None = None
+    ecg_layer_state: torch.FloatTensor | None = None
+
+
+@dataclass
+class DBetaModelOutput(DBetaOutput):
     r"""
     ecg_embeds (`torch.FloatTensor` of shape `(batch_size, fusion_hidden_size)`):
         Unimodal pooled ECG features (ETS, zero-shot and linear-probe features).
@@ -59,37 +102,32 @@ class DBetaModelOutput(ModelOutput):
         Unimodal pooled text features.
     multimodal_embeds (`torch.FloatTensor` of shape `(batch_size, 2 * fusion_hidden_size)`):
         `[text pooled, ECG pooled]` after the co-attention fusion.
-    ecg_last_hidden_state, text_last_hidden_state (`torch.FloatTensor`):
-        Fused ECG and text token states (output of the last fusion layer).
-    ecg_encoder_last_hidden_state, text_encoder_last_hidden_state (`torch.FloatTensor`):
-        Unimodal encoder outputs projected to `fusion_hidden_size`.
-    fusion_ecg_hidden_states, fusion_text_hidden_states (`tuple(torch.FloatTensor)`, *optional*):
-        Input of every fusion layer and the final output, per modality (with `output_hidden_states=True`).
-    ecg_mask, ecg_ids_restore: see [`DBetaECGEncoderOutput`]; set when the ECG tokens were masked.
+    ecg_model_output ([`DBetaECGModelOutput`]): the ECG tower's output (encoder states, hidden states, attentions,
+        the MAE masking).
+    text_model_output ([`~modeling_outputs.BaseModelOutput`]): the text encoder's output.
+    fusion_output ([`DBetaFusionOutput`]): the fused token states of both modalities, their hidden states and
+        attentions.
     """
 
     ecg_embeds: torch.FloatTensor | None = None
     text_embeds: torch.FloatTensor | None = None
     multimodal_embeds: torch.FloatTensor | None = None
-    ecg_last_hidden_state: torch.FloatTensor | None = None
-    text_last_hidden_state: torch.FloatTensor | None = None
-    ecg_encoder_last_hidden_state: torch.FloatTensor | None = None
-    text_encoder_last_hidden_state: torch.FloatTensor | None = None
-    fusion_ecg_hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    fusion_text_hidden_states: tuple[torch.FloatTensor, ...] | None = None
-    ecg_mask: torch.FloatTensor | None = None
-    ecg_ids_restore: torch.LongTensor | None = None
+    ecg_model_output: DBetaECGModelOutput | None = None
+    text_model_output: BaseModelOutput | None = None
+    fusion_output: DBetaFusionOutput | None = None
 
 
 @dataclass
-class DBetaForPreTrainingOutput(ModelOutput):
+class DBetaForPreTrainingOutput(DBetaOutput):
     r"""
     loss (`torch.FloatTensor` of shape `()`, *optional*): weighted sum of the losses that could be computed.
     mlm_loss, mem_loss, etm_loss, ets_loss (`torch.FloatTensor` of shape `()`, *optional*): the four objectives
         (unweighted); `None` when switched off or when their labels were not given.
-    mlm_logits (`torch.FloatTensor` of shape `(batch_size, text_length, vocab_size)` or `(num_targets, vocab_size)`, *optional*):
-        Token predictions; with `mlm_labels`, only at the positions that carry an MLM target (as FLAVA), in the
-        order of `mlm_labels[mlm_labels != -100]` (mismatched pairs left out unless `masked_losses_on_mismatched`).
+    mlm_logits (`torch.FloatTensor`, *optional*): token predictions, `(batch_size, text_length, vocab_size)`. With
+        `mlm_labels` in eager mode, only at the positions that carry an MLM target (as FLAVA), `(num_targets,
+        vocab_size)` in the order of `mlm_labels[mlm_labels != -100]` (mismatched pairs left out unless
+        `masked_losses_on_mismatched`): the vocabulary projection is the head's dominant cost. A compiled or
+        exported forward has static shapes and predicts at every position; the loss is the same.
     mem_logits (`torch.FloatTensor` of shape `(batch_size, num_ecg_tokens, num_leads * patch_size)`, *optional*):
         Reconstructed ECG tokens, values ordered lead-major (all samples of lead I, then of lead II, ...).
     etm_logits (`torch.FloatTensor` of shape `(batch_size, 2)`, *optional*): mismatched / matched scores.
@@ -112,8 +150,24 @@ class DBetaForPreTrainingOutput(ModelOutput):
     ecg_mask: torch.FloatTensor | None = None
     model_output: DBetaModelOutput | None = None
 
-    def to_tuple(self):
-        return tuple(value.to_tuple() if isinstance(value, ModelOutput) else value for value in self.values())
+
+def reject_unknown_kwargs(kwargs: dict, method: str) -> None:
+    """
+    `**kwargs` carry only transformers' documented extras (`output_attentions`, `output_hidden_states`, ...): a typo
+    such as `lables=` would otherwise vanish into the attention functions and, say, silently train without a loss.
+    """
+    unknown = sorted(set(kwargs) - TransformersKwargs.__optional_keys__)
+    if unknown:
+        raise TypeError(f"{method}() got unexpected keyword arguments {unknown}.")
+
+
+def output_flags(config: DBetaConfig, kwargs: dict) -> dict:
+    """`output_attentions` / `output_hidden_states` as passed, else as the config sets them: what a composite model
+    hands to each of its towers."""
+    flags = {}
+    for name in ("output_attentions", "output_hidden_states"):
+        flags[name] = kwargs[name] if kwargs.get(name) is not None else getattr(config, name)
+    return flags
 
 
 def apply_lead_mask(ecg_values: torch.Tensor, lead_mask: torch.Tensor | None) -> torch.Tensor:
@@ -184,7 +238,8 @@ class DBetaAttention(nn.Module):
         hidden_states: torch.Tensor,
         key_value_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         source = hidden_states if key_value_states is None else key_value_states
         query = self.q_proj(hidden_states).unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
         key = self.k_proj(source).unflatten(-1, (self.num_heads, self.head_dim)).transpose(1, 2)
@@ -192,7 +247,7 @@ class DBetaAttention(nn.Module):
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
-        attn_output, _ = attention_interface(
+        attn_output, attn_weights = attention_interface(
             self,
             query,
             key,
@@ -200,13 +255,34 @@ class DBetaAttention(nn.Module):
             attention_mask,
             scaling=self.scaling,
             dropout=self.dropout if self.training else 0.0,
+            **kwargs,
         )
-        return self.out_proj(attn_output.flatten(-2))
+        return self.out_proj(attn_output.flatten(-2)), attn_weights
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # ECG encoder
 # ----------------------------------------------------------------------------------------------------------------
+
+
+class DBetaFp32GroupNorm(nn.GroupNorm):
+    """GroupNorm computed in fp32 whatever the model's dtype (wav2vec 2.0 / fairseq): half precision would lose the
+    per-channel statistics of a raw signal; the result comes back in the input's dtype."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        return F.group_norm(hidden_states.float(), self.num_groups, weight, bias, self.eps).type_as(hidden_states)
+
+
+class DBetaFp32ChannelLayerNorm(nn.LayerNorm):
+    """LayerNorm over the channels of a `(batch, channels, time)` signal, computed in fp32 like the GroupNorm."""
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        weight = None if self.weight is None else self.weight.float()
+        bias = None if self.bias is None else self.bias.float()
+        normed = F.layer_norm(hidden_states.transpose(1, 2).float(), self.normalized_shape, weight, bias, self.eps)
+        return normed.transpose(1, 2).type_as(hidden_states)
 
 
 class DBetaConvLayer(nn.Module):
@@ -218,23 +294,17 @@ class DBetaConvLayer(nn.Module):
         channels, kernel, stride = config.conv_layers[layer_id]
         self.conv = nn.Conv1d(in_channels, channels, kernel, stride=stride, bias=config.conv_bias)
         if config.feat_extract_norm == "layer":
-            self.norm = nn.LayerNorm(channels, elementwise_affine=True)
+            self.norm = DBetaFp32ChannelLayerNorm(channels, elementwise_affine=True)
         elif layer_id == 0:
-            self.norm = nn.GroupNorm(channels, channels, affine=True)
+            self.norm = DBetaFp32GroupNorm(channels, channels, affine=True)
         else:
             self.norm = None
         self.activation = nn.GELU()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.conv(hidden_states)
-        if isinstance(self.norm, nn.GroupNorm):
-            normed = F.group_norm(hidden_states.float(), self.norm.num_groups, self.norm.weight, self.norm.bias, self.norm.eps)
-            hidden_states = normed.type_as(hidden_states)
-        elif self.norm is not None:
-            normed = F.layer_norm(
-                hidden_states.transpose(1, 2).float(), self.norm.normalized_shape, self.norm.weight, self.norm.bias, self.norm.eps
-            )
-            hidden_states = normed.transpose(1, 2).type_as(hidden_states)
+        if self.norm is not None:
+            hidden_states = self.norm(hidden_states)
         return self.activation(hidden_states)
 
 
@@ -260,6 +330,22 @@ class DBetaPositionalConvEmbedding(nn.Module):
         if self.num_pad_remove:
             positions = positions[:, :, : -self.num_pad_remove]
         return self.activation(positions).transpose(1, 2)
+
+
+def check_ecg_values(ecg_values: torch.Tensor, num_leads: int) -> None:
+    """Refuse input the model cannot read, with the fix. The finiteness check reads the data, so a compiled or
+    exported graph leaves it out (it would split the graph); eager calls, where a user's data arrives, keep it."""
+    if ecg_values.dim() != 3 or ecg_values.shape[1] != num_leads:
+        raise ValueError(
+            f"`ecg_values` must have shape (batch, {num_leads}, samples), got {tuple(ecg_values.shape)}. "
+            "Use DBetaFeatureExtractor to turn recordings into model inputs."
+        )
+    if not is_torchdynamo_compiling() and not torch.isfinite(ecg_values).all():
+        bad_rows = (~torch.isfinite(ecg_values)).flatten(1).any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(
+            f"`ecg_values` holds NaN or infinite samples (batch rows {bad_rows}): the model cannot read them. "
+            "Prepare recordings with DBetaFeatureExtractor, which interpolates non-finite samples, or drop those records."
+        )
 
 
 class DBetaECGEmbeddings(nn.Module):
@@ -297,12 +383,9 @@ class DBetaECGEmbeddings(nn.Module):
     def forward(
         self, ecg_values: torch.Tensor, mask_ratio: float = 0.0, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        if ecg_values.dim() != 3 or ecg_values.shape[1] != self.config.num_leads:
-            raise ValueError(
-                f"`ecg_values` must have shape (batch, {self.config.num_leads}, samples), got {tuple(ecg_values.shape)}. "
-                "Use DBetaFeatureExtractor to turn recordings into model inputs."
-            )
-        features = ecg_values
+        check_ecg_values(ecg_values, self.config.num_leads)
+        # The feature extractor gives float32; a half-precision model reads it in its own dtype (as CLIP's pixels).
+        features = ecg_values.to(self.conv_layers[0].conv.weight.dtype)
         for conv_layer in self.conv_layers:
             features = conv_layer(features)
         features = self.layer_norm(features.transpose(1, 2))
@@ -343,38 +426,10 @@ class DBetaECGEncoderLayer(GradientCheckpointingLayer):
         self.feed_forward = DBetaECGFeedForward(config)
         self.final_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = self.self_attn_layer_norm(hidden_states + self.dropout(self.self_attn(hidden_states)))
+    def forward(self, hidden_states: torch.Tensor, **kwargs: Unpack[TransformersKwargs]) -> torch.Tensor:
+        attended, _ = self.self_attn(hidden_states, **kwargs)
+        hidden_states = self.self_attn_layer_norm(hidden_states + self.dropout(attended))
         return self.final_layer_norm(hidden_states + self.feed_forward(hidden_states))
-
-
-class DBetaECGTransformer(nn.Module):
-    """The ECG encoder: embeddings, then LayerNorm, dropout and the post-LN layers."""
-
-    def __init__(self, config: DBetaConfig):
-        super().__init__()
-        self.embeddings = DBetaECGEmbeddings(config)
-        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.dropout = nn.Dropout(config.hidden_dropout)
-        self.layers = nn.ModuleList([DBetaECGEncoderLayer(config) for _ in range(config.num_hidden_layers)])
-
-    def forward(
-        self,
-        ecg_values: torch.Tensor,
-        mask_ratio: float = 0.0,
-        noise: torch.Tensor | None = None,
-        output_hidden_states: bool = False,
-    ) -> DBetaECGEncoderOutput:
-        hidden_states, mask, ids_restore = self.embeddings(ecg_values, mask_ratio, noise)
-        hidden_states = self.dropout(self.layer_norm(hidden_states))
-        all_hidden_states = (hidden_states,) if output_hidden_states else None
-        for layer in self.layers:
-            hidden_states = layer(hidden_states)
-            if output_hidden_states:
-                all_hidden_states += (hidden_states,)
-        return DBetaECGEncoderOutput(
-            last_hidden_state=hidden_states, ecg_mask=mask, ecg_ids_restore=ids_restore, hidden_states=all_hidden_states
-        )
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -393,9 +448,9 @@ class DBetaFusionAttention(nn.Module):
         self.dropout = nn.Dropout(config.fusion_hidden_dropout)
         self.layer_norm = nn.LayerNorm(config.fusion_hidden_size, eps=config.fusion_layer_norm_eps)
 
-    def forward(self, hidden_states, key_value_states=None, attention_mask=None) -> torch.Tensor:
-        attended = self.attention(hidden_states, key_value_states, attention_mask)
-        return self.layer_norm(hidden_states + self.dropout(attended))
+    def forward(self, hidden_states, key_value_states=None, attention_mask=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attention(hidden_states, key_value_states, attention_mask)
+        return self.layer_norm(hidden_states + self.dropout(attended)), weights
 
 
 class DBetaFusionLayer(GradientCheckpointingLayer):
@@ -411,11 +466,14 @@ class DBetaFusionLayer(GradientCheckpointingLayer):
         self.dropout = nn.Dropout(config.fusion_hidden_dropout)
         self.final_layer_norm = nn.LayerNorm(config.fusion_hidden_size, eps=config.fusion_layer_norm_eps)
 
-    def forward(self, hidden_states, other_states, self_attention_mask=None, cross_attention_mask=None) -> torch.Tensor:
-        hidden_states = self.self_attention(hidden_states, attention_mask=self_attention_mask)
-        hidden_states = self.cross_attention(hidden_states, other_states, cross_attention_mask)
+    def forward(
+        self, hidden_states, other_states, self_attention_mask=None, cross_attention_mask=None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The new states, the self-attention and the cross-attention weights (`None` unless eager)."""
+        hidden_states, self_weights = self.self_attention(hidden_states, attention_mask=self_attention_mask)
+        hidden_states, cross_weights = self.cross_attention(hidden_states, other_states, cross_attention_mask)
         feed_forward = self.dropout(self.fc2(self.activation(self.fc1(hidden_states))))
-        return self.final_layer_norm(hidden_states + feed_forward)
+        return self.final_layer_norm(hidden_states + feed_forward), self_weights, cross_weights
 
 
 class DBetaCoAttentionFusion(nn.Module):
@@ -427,22 +485,45 @@ class DBetaCoAttentionFusion(nn.Module):
         self.text_layers = nn.ModuleList([DBetaFusionLayer(config) for _ in range(config.fusion_num_hidden_layers)])
         self.ecg_layers = nn.ModuleList([DBetaFusionLayer(config) for _ in range(config.fusion_num_hidden_layers)])
 
-    def forward(self, text_states, ecg_states, text_attention_mask=None, output_hidden_states=False):
+    def forward(
+        self,
+        text_states: torch.Tensor,
+        ecg_states: torch.Tensor,
+        text_attention_mask: torch.Tensor | None = None,
+        output_attentions: bool = False,
+        output_hidden_states: bool = False,
+        return_ecg_layer: int | None = None,
+    ) -> DBetaFusionOutput:
+        """`return_ecg_layer` (0 = the input, -1 = the output): also return the ECG states entering that layer."""
         text_self_mask = create_bidirectional_mask(self.config, text_states, text_attention_mask)
         ecg_cross_mask = create_bidirectional_mask(
             self.config, ecg_states, text_attention_mask, encoder_hidden_states=text_states
         )
-        all_text = (text_states,) if output_hidden_states else None
-        all_ecg = (ecg_states,) if output_hidden_states else None
+        keep_all_ecg = output_hidden_states or return_ecg_layer is not None
+        all_text = [text_states] if output_hidden_states else None
+        all_ecg = [ecg_states] if keep_all_ecg else None
+        attentions = {name: [] for name in ("text", "ecg", "text_cross", "ecg_cross")} if output_attentions else None
         for text_layer, ecg_layer in zip(self.text_layers, self.ecg_layers):
-            text_states, ecg_states = (
+            (text_states, text_self, text_cross), (ecg_states, ecg_self, ecg_cross) = (
                 text_layer(text_states, ecg_states, self_attention_mask=text_self_mask),
                 ecg_layer(ecg_states, text_states, cross_attention_mask=ecg_cross_mask),
             )
             if output_hidden_states:
-                all_text += (text_states,)
-                all_ecg += (ecg_states,)
-        return text_states, ecg_states, all_text, all_ecg
+                all_text.append(text_states)
+            if keep_all_ecg:
+                all_ecg.append(ecg_states)
+            if output_attentions:
+                for name, weights in zip(attentions, (text_self, ecg_self, text_cross, ecg_cross)):
+                    attentions[name].append(weights)
+        collected = {} if attentions is None else {f"{name}_attentions": tuple(values) for name, values in attentions.items()}
+        return DBetaFusionOutput(
+            text_last_hidden_state=text_states,
+            ecg_last_hidden_state=ecg_states,
+            text_hidden_states=tuple(all_text) if output_hidden_states else None,
+            ecg_hidden_states=tuple(all_ecg) if output_hidden_states else None,
+            ecg_layer_state=None if return_ecg_layer is None else all_ecg[return_ecg_layer],
+            **collected,
+        )
 
 
 class DBetaPooler(nn.Module):
@@ -493,7 +574,7 @@ class DBetaMEMDecoderLayer(GradientCheckpointingLayer):
         self.fc2 = nn.Linear(config.mem_decoder_intermediate_size, width)
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        hidden_states = hidden_states + self.self_attn(self.layer_norm1(hidden_states))
+        hidden_states = hidden_states + self.self_attn(self.layer_norm1(hidden_states))[0]
         return hidden_states + self.fc2(self.activation(self.fc1(self.layer_norm2(hidden_states))))
 
 
@@ -544,6 +625,26 @@ def text_encoder_kwargs(model_class) -> dict:
     return {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class.__init__).parameters else {}
 
 
+def damaged_checkpoint_message(location, problem: str) -> str:
+    return (
+        f"The checkpoint at {location} is damaged: {problem}. Download or copy it again (from the Hub: "
+        "`hf download <repo> --force-download`), or save it again from the model or training run that wrote it."
+    )
+
+
+def check_finite_weights(model: nn.Module, location) -> None:
+    """A diverged run or a corrupted file can store NaN / inf weights, which would turn every output into NaN."""
+    bad = [
+        name for name, tensor in model.state_dict().items()
+        if tensor.is_floating_point() and tensor.device.type != "meta" and not torch.isfinite(tensor).all()
+    ]
+    if bad:
+        raise ValueError(
+            damaged_checkpoint_message(location, f"{len(bad)} weight tensors hold NaN or infinite values ({bad[:5]})")
+            + " A checkpoint of a run whose loss became NaN needs an earlier checkpoint of that run instead."
+        )
+
+
 class DBetaPreTrainedModel(PreTrainedModel):
     config: DBetaConfig
     config_class = DBetaConfig
@@ -583,6 +684,29 @@ class DBetaPreTrainedModel(PreTrainedModel):
             init.constant_(module.logit_scale, self.config.logit_scale_init_value)
             init.constant_(module.logit_bias, self.config.logit_bias_init_value)
 
+    def initialize_weights(self):
+        # transformers treats every sub-model of custom code as custom code and then skips its blocks that hold no
+        # parameters of their own, although a library model may initialise its leaves from there (T5's attention
+        # sets q/k/v/o): std-1.0 text weights. Library sub-models therefore get their own pass first.
+        for module in self.modules():
+            if module is not self and isinstance(module, PreTrainedModel) and not module.is_custom_code():
+                module.initialize_weights()
+        super().initialize_weights()
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, refusing a damaged checkpoint with its location and the fix."""
+        location = pretrained_model_name_or_path
+        if location is not None and Path(location).is_dir():
+            weights = sorted(Path(location).glob("*.safetensors"))
+            location = weights[0] if len(weights) == 1 else Path(location)
+        try:
+            model = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(damaged_checkpoint_message(location, f"safetensors cannot read it ({error})")) from error
+        check_finite_weights(model[0] if isinstance(model, tuple) else model, location)  # (model, loading info)
+        return model
+
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Whatever head was saved, the checkpoint also loads as its base model through `AutoModel`; entries of the
         # checkpoint this model came from (e.g. a pretraining head's) would no longer be true, so start afresh.
@@ -613,52 +737,91 @@ class DBetaPreTrainedModel(PreTrainedModel):
         return model
 
 
+class DBetaECGTower(DBetaPreTrainedModel):
+    """
+    The ECG tower: the encoder (conv features, positions, post-LN transformer), its projection to the fusion width
+    and the unimodal pooler. Built once for every class that has one, always as its `ecg_model`, so the tower's
+    weights carry the same names in every checkpoint.
+    """
+
+    input_modalities = ("ecg",)
+    _can_record_outputs = {"hidden_states": DBetaECGEncoderLayer, "attentions": OutputRecorder(DBetaAttention, index=1)}
+
+    def __init__(self, config: DBetaConfig):
+        super().__init__(config)
+        self.embeddings = DBetaECGEmbeddings(config)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.layers = nn.ModuleList([DBetaECGEncoderLayer(config) for _ in range(config.num_hidden_layers)])
+        self.projection = nn.Linear(config.hidden_size, config.fusion_hidden_size)
+        self.pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.use_ecg_class_token)
+        self.post_init()
+
+    @capture_outputs
+    def forward(
+        self,
+        ecg_values: torch.Tensor,
+        mask_ratio: float = 0.0,
+        noise: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
+    ) -> DBetaECGModelOutput:
+        hidden_states, mask, ids_restore = self.embeddings(ecg_values, mask_ratio, noise)
+        hidden_states = self.dropout(self.layer_norm(hidden_states))
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, **kwargs)
+        projected = self.projection(hidden_states)
+        return DBetaECGModelOutput(
+            last_hidden_state=hidden_states,
+            pooler_output=self.pooler(projected),
+            projected_last_hidden_state=projected,
+            ecg_mask=mask,
+            ecg_ids_restore=ids_restore,
+        )
+
+
 class DBetaECGModel(DBetaPreTrainedModel):
     """
     The ECG tower alone (encoder, projection, unimodal pooler): what zero-shot scoring, linear probing and
-    fine-tuning need. Loads from any D-BETA checkpoint; the text tower's weights are left out.
+    fine-tuning need. Loads from any D-BETA checkpoint; everything outside the tower is left out.
     """
 
     input_modalities = ("ecg",)
     auto_base_model = "DBetaECGModel"
-    _keys_to_ignore_on_load_unexpected = [r"text_", r"fusion", r"fused_", r"modality_type", r"mlm_head", r"mem_decoder", r"etm_head", r"logit_"]
+    # One rule for every D-BETA checkpoint ("dbeta.ecg_model..." in a pretraining or classification one, "ecg_model..."
+    # in a base one): whatever is not the ECG tower's.
+    _keys_to_ignore_on_load_unexpected = [r"^(?!(dbeta\.)?ecg_model\.)"]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
-        self.ecg_model = DBetaECGTransformer(config)
-        self.ecg_projection = nn.Linear(config.hidden_size, config.fusion_hidden_size)
-        self.ecg_pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.use_ecg_class_token)
+        self.ecg_model = DBetaECGTower(config)
         self.post_init()
 
+    @can_return_tuple
     def get_ecg_features(
-        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
-    ) -> BaseModelOutputWithPooling:
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
+    ) -> DBetaECGModelOutput:
         """The unimodal ECG features, as [`DBetaModel.get_ecg_features`] gives them (pooled in `pooler_output`)."""
-        return self(ecg_values, lead_mask=lead_mask)
+        return self(ecg_values, lead_mask=lead_mask, **kwargs)
 
+    @can_return_tuple
     def forward(
-        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, output_hidden_states: bool | None = None, **kwargs
-    ) -> BaseModelOutputWithPooling:
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
+    ) -> DBetaECGModelOutput:
         r"""
         ecg_values (`torch.FloatTensor` of shape `(batch_size, num_leads, num_samples)`): see [`DBetaFeatureExtractor`].
         lead_mask (`torch.Tensor` of shape `(num_leads,)` or `(batch_size, num_leads)`, *optional*): 0 zeroes a lead.
         """
-        encoder_output = self.ecg_model(apply_lead_mask(ecg_values, lead_mask), output_hidden_states=bool(output_hidden_states))
-        projected = self.ecg_projection(encoder_output.last_hidden_state)
-        return BaseModelOutputWithPooling(
-            last_hidden_state=projected, pooler_output=self.ecg_pooler(projected), hidden_states=encoder_output.hidden_states
-        )
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.forward")
+        return self.ecg_model(apply_lead_mask(ecg_values, lead_mask), return_dict=True, **kwargs)
 
 
 class DBetaModel(DBetaPreTrainedModel):
     # Loaded from a pretraining checkpoint, the heads' weights are expected leftovers.
-    _keys_to_ignore_on_load_unexpected = [r"mlm_head", r"mem_decoder", r"etm_head", r"logit_"]
+    _keys_to_ignore_on_load_unexpected = [r"^(mlm_head|mem_decoder|etm_head|logit_scale|logit_bias)\b"]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
-        self.ecg_model = DBetaECGTransformer(config)
-        self.ecg_projection = nn.Linear(config.hidden_size, config.fusion_hidden_size)
-        self.ecg_pooler = DBetaPooler(config.fusion_hidden_size, use_first_token=config.use_ecg_class_token)
+        self.ecg_model = DBetaECGTower(config)
 
         encoder_class = text_encoder_class(config.text_config)
         self.text_model = encoder_class._from_config(config.text_config, **text_encoder_kwargs(encoder_class))
@@ -702,39 +865,39 @@ class DBetaModel(DBetaPreTrainedModel):
             raise ValueError(f"Found no list of {depth} layers in {type(self.text_model).__name__} to freeze.")
         layers[:num_layers].requires_grad_(False)
 
-    def _encode_ecg(self, ecg_values, lead_mask=None, mask_ratio=0.0, noise=None) -> DBetaECGEncoderOutput:
-        output = self.ecg_model(apply_lead_mask(ecg_values, lead_mask), mask_ratio=mask_ratio, noise=noise)
-        output.last_hidden_state = self.ecg_projection(output.last_hidden_state)
-        return output
-
-    def _encode_text(self, input_ids, attention_mask=None) -> torch.Tensor:
-        # The authors' code drops `attention_mask` here, so padding is attended; we pass it.
-        text_output = self.text_model(input_ids=input_ids, attention_mask=attention_mask)
-        return self.text_projection(text_output.last_hidden_state)
-
+    @can_return_tuple
     def get_ecg_features(
-        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
-    ) -> BaseModelOutputWithPooling:
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
+    ) -> DBetaECGModelOutput:
         r"""
         The unimodal ECG features, as CLIP's and SigLIP's feature getters give theirs: `pooler_output`, shape
         `(batch_size, fusion_hidden_size)`, holds the pooled features D-BETA's zero-shot scoring, linear probe and ETS
-        loss use; `last_hidden_state` the projected encoder tokens they are pooled from.
+        loss use; `last_hidden_state` the ECG encoder's output they come from.
 
         ```python
         >>> inputs = feature_extractor(ecg, sampling_rate=500, return_tensors="pt")
         >>> features = model.get_ecg_features(inputs.ecg_values).pooler_output
         ```"""
-        tokens = self._encode_ecg(ecg_values, lead_mask).last_hidden_state
-        return BaseModelOutputWithPooling(last_hidden_state=tokens, pooler_output=self.ecg_pooler(tokens))
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.get_ecg_features")
+        return self.ecg_model(apply_lead_mask(ecg_values, lead_mask), return_dict=True, **kwargs)
 
+    @can_return_tuple
     def get_text_features(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
     ) -> BaseModelOutputWithPooling:
-        r"""The unimodal text features: pooled in `pooler_output` `(batch_size, fusion_hidden_size)`, tokens in
-        `last_hidden_state`."""
-        tokens = self._encode_text(input_ids, attention_mask)
-        return BaseModelOutputWithPooling(last_hidden_state=tokens, pooler_output=self.text_pooler(tokens, attention_mask))
+        r"""The unimodal text features, pooled in `pooler_output` `(batch_size, fusion_hidden_size)`; the text encoder's
+        output (`last_hidden_state`, `hidden_states`, `attentions`) as it gave it."""
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.get_text_features")
+        text_output = self.text_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
+        pooled = self.text_pooler(self.text_projection(text_output.last_hidden_state), attention_mask)
+        return BaseModelOutputWithPooling(
+            last_hidden_state=text_output.last_hidden_state,
+            pooler_output=pooled,
+            hidden_states=text_output.hidden_states,
+            attentions=text_output.attentions,
+        )
 
+    @can_return_tuple
     def forward(
         self,
         ecg_values: torch.Tensor,
@@ -743,8 +906,8 @@ class DBetaModel(DBetaPreTrainedModel):
         lead_mask: torch.Tensor | None = None,
         mask_ecg: bool = False,
         ecg_mask_noise: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs,
+        return_ecg_layer: int | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> DBetaModelOutput:
         r"""
         ecg_values (`torch.FloatTensor` of shape `(batch_size, num_leads, num_samples)`):
@@ -754,34 +917,48 @@ class DBetaModel(DBetaPreTrainedModel):
         mask_ecg (`bool`, defaults to `False`): remove `config.ecg_mask_ratio` of the ECG tokens (pretraining).
         ecg_mask_noise (`torch.FloatTensor` of shape `(batch_size, num_ecg_tokens)`, *optional*):
             Noise deciding which tokens are kept (the smallest values); random when not given.
+        return_ecg_layer (`int`, *optional*): also return the fused ECG states entering this fusion layer (0 = the
+            projected encoder output, -1 = the last layer's output) as `fusion_output.ecg_layer_state`.
         """
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        ecg_output = self._encode_ecg(
-            ecg_values, lead_mask, mask_ratio=self.config.ecg_mask_ratio if mask_ecg else 0.0, noise=ecg_mask_noise
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.forward")
+        flags = output_flags(self.config, kwargs)
+        ecg_output = self.ecg_model(
+            apply_lead_mask(ecg_values, lead_mask),
+            mask_ratio=self.config.ecg_mask_ratio if mask_ecg else 0.0,
+            noise=ecg_mask_noise,
+            return_dict=True,
+            **flags,
         )
-        ecg_states = ecg_output.last_hidden_state
-        text_states = self._encode_text(input_ids, attention_mask)
-        ecg_embeds = self.ecg_pooler(ecg_states)
+        # The authors' code drops `attention_mask` here, so padding is attended; we pass it.
+        text_output = self.text_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **flags)
+        ecg_states = ecg_output.projected_last_hidden_state
+        text_states = self.text_projection(text_output.last_hidden_state)
         text_embeds = self.text_pooler(text_states, attention_mask)
 
         text_type = self.modality_type_embeddings.weight[0].to(text_states.dtype)
         ecg_type = self.modality_type_embeddings.weight[1].to(ecg_states.dtype)
-        fused_text, fused_ecg, all_text, all_ecg = self.fusion(
-            text_states + text_type, ecg_states + ecg_type, attention_mask, output_hidden_states=output_hidden_states
+        fusion_output = self.fusion(
+            text_states + text_type,
+            ecg_states + ecg_type,
+            attention_mask,
+            output_attentions=bool(flags["output_attentions"]),
+            output_hidden_states=bool(flags["output_hidden_states"]),
+            return_ecg_layer=return_ecg_layer,
         )
-        multimodal_embeds = torch.cat([self.fused_text_pooler(fused_text), self.fused_ecg_pooler(fused_ecg)], dim=-1)
+        multimodal_embeds = torch.cat(
+            [
+                self.fused_text_pooler(fusion_output.text_last_hidden_state),
+                self.fused_ecg_pooler(fusion_output.ecg_last_hidden_state),
+            ],
+            dim=-1,
+        )
         return DBetaModelOutput(
-            ecg_embeds=ecg_embeds,
+            ecg_embeds=ecg_output.pooler_output,
             text_embeds=text_embeds,
             multimodal_embeds=multimodal_embeds,
-            ecg_last_hidden_state=fused_ecg,
-            text_last_hidden_state=fused_text,
-            ecg_encoder_last_hidden_state=ecg_states,
-            text_encoder_last_hidden_state=text_states,
-            fusion_ecg_hidden_states=all_ecg,
-            fusion_text_hidden_states=all_text,
-            ecg_mask=ecg_output.ecg_mask,
-            ecg_ids_restore=ecg_output.ecg_ids_restore,
+            ecg_model_output=ecg_output,
+            text_model_output=text_output,
+            fusion_output=fusion_output,
         )
 
 
@@ -801,22 +978,47 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
             self.logit_scale = self.logit_bias = None
         self.post_init()
 
+    def get_output_embeddings(self) -> nn.Linear:
+        """The MLM head's vocabulary projection, resized with the text embeddings by `resize_token_embeddings`. It reads
+        `fusion_hidden_size` features, so it is not tied to the text encoder's input embeddings (as in the paper)."""
+        return self.mlm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear):
+        self.mlm_head.decoder = new_embeddings
+
     def freeze_text_encoder(self, num_layers: int | None = None, embeddings: bool = True):
         """See [`DBetaModel.freeze_text_encoder`]."""
         self.dbeta.freeze_text_encoder(num_layers, embeddings)
 
+    @can_return_tuple
     def get_ecg_features(
-        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None
-    ) -> BaseModelOutputWithPooling:
+        self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
+    ) -> DBetaECGModelOutput:
         """See [`DBetaModel.get_ecg_features`]."""
-        return self.dbeta.get_ecg_features(ecg_values, lead_mask)
+        return self.dbeta.get_ecg_features(ecg_values, lead_mask, return_dict=True, **kwargs)
 
+    @can_return_tuple
     def get_text_features(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
     ) -> BaseModelOutputWithPooling:
         """See [`DBetaModel.get_text_features`]."""
-        return self.dbeta.get_text_features(input_ids, attention_mask)
+        return self.dbeta.get_text_features(input_ids, attention_mask, return_dict=True, **kwargs)
 
+    def mlm_logits_and_loss(self, text_states: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """
+        The MLM predictions and loss. In eager mode the vocabulary projection, the head's dominant cost, runs only
+        where there is a target (as FLAVA): a quarter of the tokens or less. That selection has a data-dependent size,
+        which a compiled or exported graph cannot hold, so there the projection runs at every position and the loss
+        ignores the others: the same loss, in one static graph.
+        """
+        if is_torchdynamo_compiling():
+            logits = self.mlm_head(text_states)
+            return logits, masked_language_modeling_loss(logits, labels)
+        targeted = labels != -100
+        logits = self.mlm_head(text_states[targeted])
+        return logits, masked_language_modeling_loss(logits, labels[targeted])
+
+    @can_return_tuple
     def forward(
         self,
         ecg_values: torch.Tensor,
@@ -827,7 +1029,7 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         ecg_mask_noise: torch.Tensor | None = None,
         mask_ecg: bool = True,
         lead_mask: torch.Tensor | None = None,
-        **kwargs,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> DBetaForPreTrainingOutput:
         r"""
         mlm_labels (`torch.LongTensor` of shape `(batch_size, text_length)`, *optional*):
@@ -838,6 +1040,7 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
             Makes the ECG token masking reproducible (tokens with the smallest noise are kept).
         mask_ecg (`bool`, defaults to `True`): remove ECG tokens MAE-style; MEM is only computed when they are.
         """
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.forward")
         config = self.config
         compute_mem = mask_ecg and config.mem_loss_weight > 0
         outputs = self.dbeta(
@@ -847,8 +1050,12 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
             lead_mask=lead_mask,
             mask_ecg=mask_ecg,
             ecg_mask_noise=ecg_mask_noise,
-            output_hidden_states=compute_mem or None,
+            return_ecg_layer=config.mem_decoder_fusion_layer if compute_mem else None,
+            return_dict=True,
+            **kwargs,
         )
+        fused_text = outputs.fusion_output.text_last_hidden_state
+        ecg_output = outputs.ecg_model_output
         # Reconstruction targets of a pair whose report is another ECG's are dropped unless the config asks for them.
         matched = None
         if is_aligned is not None and not config.masked_losses_on_mismatched:
@@ -859,19 +1066,15 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         if config.mlm_loss_weight > 0:
             if mlm_labels is not None:
                 labels = mlm_labels if matched is None else mlm_labels.masked_fill(~matched[:, None], -100)
-                targeted = labels != -100
-                # As FLAVA: the vocabulary projection only where there is a target (a quarter of the tokens or less).
-                mlm_logits = self.mlm_head(outputs.text_last_hidden_state[targeted])
-                losses["mlm"] = masked_language_modeling_loss(mlm_logits, labels[targeted])
+                mlm_logits, losses["mlm"] = self.mlm_logits_and_loss(fused_text, labels)
             else:
-                mlm_logits = self.mlm_head(outputs.text_last_hidden_state)
+                mlm_logits = self.mlm_head(fused_text)
         if compute_mem:
-            fused_ecg = outputs.fusion_ecg_hidden_states[config.mem_decoder_fusion_layer]
-            mem_logits = self.mem_decoder(fused_ecg, outputs.ecg_ids_restore)
+            mem_logits = self.mem_decoder(outputs.fusion_output.ecg_layer_state, ecg_output.ecg_ids_restore)
             targets = ecg_patch_targets(
                 apply_lead_mask(ecg_values, lead_mask), mem_logits.shape[1], config.patch_size, config.mem_norm_target
             )
-            token_mask = outputs.ecg_mask if matched is None else outputs.ecg_mask * matched[:, None]
+            token_mask = ecg_output.ecg_mask if matched is None else ecg_output.ecg_mask * matched[:, None]
             losses["mem"] = masked_ecg_modeling_loss(mem_logits, targets, token_mask)
         if config.etm_loss_weight > 0:
             etm_logits = self.etm_head(outputs.multimodal_embeds)
@@ -902,7 +1105,7 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
             ecg_embeds=outputs.ecg_embeds,
             text_embeds=outputs.text_embeds,
             multimodal_embeds=outputs.multimodal_embeds,
-            ecg_mask=outputs.ecg_mask,
+            ecg_mask=ecg_output.ecg_mask,
             model_output=outputs,
         )
 
@@ -915,7 +1118,6 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
 
     input_modalities = ("ecg",)
     auto_base_model = "DBetaECGModel"
-    _keys_to_ignore_on_load_unexpected = DBetaECGModel._keys_to_ignore_on_load_unexpected
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -948,8 +1150,13 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
             self.dbeta.eval()
         return self
 
+    @can_return_tuple
     def forward(
-        self, ecg_values: torch.Tensor, labels: torch.Tensor | None = None, lead_mask: torch.Tensor | None = None, **kwargs
+        self,
+        ecg_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        lead_mask: torch.Tensor | None = None,
+        **kwargs: Unpack[TransformersKwargs],
     ) -> SequenceClassifierOutput:
         r"""
         labels (`torch.Tensor`, *optional*): `(batch_size, num_labels)` multi-hot floats for multi-label problems,
@@ -957,10 +1164,11 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
         lead_mask (`torch.Tensor` of shape `(num_leads,)` or `(batch_size, num_leads)`, *optional*):
             0 zeroes a lead; defaults to the leads named in `config.classifier_leads`.
         """
+        reject_unknown_kwargs(kwargs, f"{type(self).__name__}.forward")
         lead_mask = self.lead_mask if lead_mask is None else lead_mask
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
-            pooled = self.dbeta(ecg_values, lead_mask=lead_mask).pooler_output
-        logits = self.classifier(pooled)
+            outputs = self.dbeta(ecg_values, lead_mask=lead_mask, return_dict=True, **kwargs)
+        logits = self.classifier(outputs.pooler_output)
 
         loss = None
         if labels is not None:
@@ -977,7 +1185,9 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
                 loss = F.cross_entropy(logits.float(), labels.long())
             else:
                 loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
 
 
 __all__ = [

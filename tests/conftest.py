@@ -15,6 +15,12 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from tests.tiny_models import REFERENCE_DIR, tiny_config, tiny_t5_tokenizer  # noqa: E402
+from tests.transformers_common import SDIST_MARKERS  # noqa: E402
+
+
+def pytest_configure(config):
+    for marker in SDIST_MARKERS:
+        config.addinivalue_line("markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)")
 
 
 @pytest.fixture
@@ -35,8 +41,8 @@ def reference_dir():
 
 
 @pytest.fixture
-def batch(tokenizer):
-    """Three ECG-report pairs, the second one mismatched, with two masked text tokens each."""
+def batch(tokenizer, config):
+    """Three ECG-report pairs, the second one mismatched, with two masked text tokens each, sized for `config`."""
     generator = torch.Generator().manual_seed(0)
     texts = ["sinus rhythm normal ecg", "atrial fibrillation with low qrs voltage", "left bundle branch block"]
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
@@ -47,10 +53,10 @@ def batch(tokenizer):
             mlm_labels[row, col] = masked_ids[row, col]
             masked_ids[row, col] = tokenizer.convert_tokens_to_ids("<extra_id_0>")
     return {
-        "ecg_values": torch.randn(3, 12, 5000, generator=generator),
+        "ecg_values": torch.randn(3, config.num_leads, config.num_samples, generator=generator),
         "input_ids": masked_ids,
         "attention_mask": encoded.attention_mask,
         "mlm_labels": mlm_labels,
         "is_aligned": torch.tensor([1.0, 0.0, 1.0]),
-        "ecg_mask_noise": torch.rand(3, 312, generator=generator),
+        "ecg_mask_noise": torch.rand(3, config.num_ecg_tokens, generator=generator),
     }

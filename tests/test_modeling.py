@@ -66,22 +66,23 @@ def test_forward_shapes(config, batch):
     targets = (batch["mlm_labels"] != -100) & batch["is_aligned"].bool()[:, None]
     assert out.mlm_logits.shape == (int(targets.sum()), 128)
     assert run(model, batch, mlm_labels=None).mlm_logits.shape == (batch_size, length, 128)
-    assert out.mem_logits.shape == (batch_size, 312, 12 * 16)
+    num_tokens, num_kept = config.num_ecg_tokens, int(config.num_ecg_tokens * (1 - config.ecg_mask_ratio))
+    assert out.mem_logits.shape == (batch_size, num_tokens, config.num_leads * config.patch_size)
     assert out.etm_logits.shape == (batch_size, 2)
     assert out.ecg_embeds.shape == out.text_embeds.shape == (batch_size, 32)
     assert out.multimodal_embeds.shape == (batch_size, 64)
-    assert out.ecg_mask.shape == (batch_size, 312)
-    assert (out.ecg_mask.sum(1) == 312 - int(312 * 0.25)).all()
+    assert out.ecg_mask.shape == (batch_size, num_tokens)
+    assert (out.ecg_mask.sum(1) == num_tokens - num_kept).all()
     assert torch.isfinite(out.loss)
     # Masking keeps the class token plus a quarter of the tokens through the fusion.
-    assert out.model_output.ecg_last_hidden_state.shape[1] == 1 + int(312 * 0.25)
+    assert out.model_output.fusion_output.ecg_last_hidden_state.shape[1] == 1 + num_kept
 
 
 def test_mask_noise_makes_masking_reproducible(config, batch):
     model = DBetaForPreTraining(config).eval()
     first, second = run(model, batch), run(model, batch)
     torch.testing.assert_close(first.mem_logits, second.mem_logits)
-    kept = batch["ecg_mask_noise"].argsort(dim=1)[:, : int(312 * 0.25)]
+    kept = batch["ecg_mask_noise"].argsort(dim=1)[:, : int(config.num_ecg_tokens * (1 - config.ecg_mask_ratio))]
     assert (first.ecg_mask.gather(1, kept) == 0).all()
     unmasked = run(model, batch, mask_ecg=False)
     assert unmasked.mem_logits is None and unmasked.mem_loss is None and unmasked.ecg_mask is None
