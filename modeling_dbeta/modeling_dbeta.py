@@ -326,7 +326,17 @@ class DBetaPositionalConvEmbedding(nn.Module):
         self.activation = nn.GELU()
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        positions = self.conv(hidden_states.transpose(1, 2))
+        tokens = hidden_states.transpose(1, 2)
+        autocast_bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        if tokens.device.type == "cpu" and (tokens.dtype == torch.bfloat16 or autocast_bf16):
+            # oneDNN's bf16 grouped convolution returns garbage for some shapes on AMX CPUs (seen with 2-14 channels
+            # per group and kernels >= 16; pytorch/pytorch#163347 is of this family): convolve in fp32 on the CPU.
+            with torch.autocast("cpu", enabled=False):
+                weight, bias = self.conv.weight.float(), self.conv.bias.float()
+                positions = F.conv1d(tokens.float(), weight, bias, padding=self.conv.padding, groups=self.conv.groups)
+            positions = positions.to(hidden_states.dtype)
+        else:
+            positions = self.conv(tokens)
         if self.num_pad_remove:
             positions = positions[:, :, : -self.num_pad_remove]
         return self.activation(positions).transpose(1, 2)

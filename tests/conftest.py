@@ -11,8 +11,10 @@ atexit.register(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=Tr
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+import datasets  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import transformers  # noqa: E402
 
 from tests.tiny_models import REFERENCE_DIR, tiny_config, tiny_t5_tokenizer  # noqa: E402
 from tests.transformers_common import SDIST_MARKERS  # noqa: E402
@@ -21,6 +23,17 @@ from tests.transformers_common import SDIST_MARKERS  # noqa: E402
 def pytest_configure(config):
     for marker in SDIST_MARKERS:
         config.addinivalue_line("markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)")
+
+
+@pytest.fixture(autouse=True)
+def isolate_process_settings():
+    """Scripts' `main()` set library log levels and torch's thread count for their process: undo it after each test."""
+    verbosities = transformers.logging.get_verbosity(), datasets.logging.get_verbosity()
+    threads = torch.get_num_threads()
+    yield
+    transformers.logging.set_verbosity(verbosities[0])
+    datasets.logging.set_verbosity(verbosities[1])
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

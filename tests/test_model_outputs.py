@@ -7,7 +7,7 @@ from safetensors.torch import load_file, save_file
 from transformers import T5EncoderModel
 
 from modeling_dbeta import DBetaConfig, DBetaECGModel, DBetaForECGClassification, DBetaForPreTraining, DBetaModel
-from modeling_dbeta.modeling_dbeta import DBetaECGTower
+from modeling_dbeta.modeling_dbeta import DBetaECGTower, DBetaPositionalConvEmbedding
 from tests.tiny_models import tiny_config
 
 
@@ -264,3 +264,21 @@ def test_non_finite_ecg_values_are_refused_with_one_clear_message():
         with pytest.raises(ValueError, match=r"NaN or infinite samples \(batch rows \[1, 2\]\).*DBetaFeatureExtractor"):
             model(**inputs)
 
+
+
+@pytest.mark.parametrize("bf16", ["weights", "autocast"])
+def test_positional_convolution_in_bf16_on_the_cpu_matches_fp32(bf16):
+    """oneDNN's bf16 grouped convolution is wrong on AMX CPUs for small groups (here 8 channels per group, kernel 16):
+    the positional embedding must still agree with fp32, with bf16 weights and under bf16 autocast."""
+    config = short_config(hidden_size=32, num_conv_pos_embedding_groups=4, num_conv_pos_embeddings=16)
+    torch.manual_seed(0)
+    embedding = DBetaPositionalConvEmbedding(config).eval()
+    tokens = torch.randn(2, 40, config.hidden_size)
+    with torch.no_grad():
+        reference = embedding(tokens)
+        if bf16 == "weights":
+            out = embedding.to(torch.bfloat16)(tokens.bfloat16())
+        else:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = embedding(tokens)
+    torch.testing.assert_close(out.float(), reference, rtol=0.02, atol=0.02)
