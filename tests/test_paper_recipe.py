@@ -4,7 +4,8 @@ layout (record list in patient order, several records per patient, a few bad rec
 `python -m datasets_scripts`, its N3S index built by `train/build_n3s_index.py` from `machine_measurements.csv`,
 then `train/configs/paper_mimic_iv_ecg.json` itself, with only the model size, steps, batch, paths and device
 overridden, on a tiny T5 encoder. A run is killed while it writes a checkpoint and started again with the same
-command; it must log exactly the losses of the uninterrupted run, on the prepared and on the raw-record path.
+command; it must log exactly the losses of the uninterrupted run, on the prepared and on the raw-record path. The
+checkpoint it leaves then goes through the paper's four evaluation protocols and the Hub card, up to the upload.
 """
 
 import json
@@ -14,11 +15,29 @@ import subprocess
 import sys
 from pathlib import Path
 
+from unittest import mock
+
+import numpy as np
 import pytest
+from huggingface_hub import HfApi, ModelCard
 from transformers import AutoConfig, T5EncoderModel
 
 from datasets_scripts import load_ecg_dataset
-from tests.ecg_fixtures import ecg_signal, mimic_record_path, write_mimic_iv_ecg
+from evaluation import finetune, linear_probe, retrieval, zero_shot
+from modeling_dbeta import publish
+from tests.ecg_fixtures import (
+    code_test_tracing,
+    ecg_signal,
+    mimic_record_path,
+    write_code_test,
+    write_mimic_iv_ecg,
+)
+from tests.evaluation_fixtures import (
+    merl_ptb_xl_rows,
+    write_challenge_weights,
+    write_physionet2021,
+    write_ptb_xl_subset,
+)
 from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
 from train import pretrain
 
@@ -155,7 +174,15 @@ def patients_of_first_batches(paths, output_dir, subject_ids, *extra, num_batche
     return [{subject_ids[index] for index in next(batches)} for _ in range(num_batches)]
 
 
-def test_prepared_int16_path_shuffles_evaluates_and_resumes_exactly(recipe, tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(recipe, tmp_path_factory):
+    """The recipe's run, on the prepared int16 data set, from start to end."""
+    output_dir = tmp_path_factory.mktemp("uninterrupted")
+    run(recipe, pretrain_command(recipe, output_dir))
+    return output_dir
+
+
+def test_prepared_int16_path_shuffles_evaluates_and_resumes_exactly(recipe, uninterrupted, tmp_path):
     prepared = load_ecg_dataset("mimic-iv-ecg", data_dir=recipe["data_dir"], split="train", storage="int16",
                                 validation_fraction=0.25)
     skipped = prepared.info.bad_records["train"]["skipped"]
@@ -164,8 +191,6 @@ def test_prepared_int16_path_shuffles_evaluates_and_resumes_exactly(recipe, tmp_
     patients = patients_of_first_batches(recipe, tmp_path / "probe", prepared["subject_id"])
     assert all(len(batch) >= 5 for batch in patients), patients
 
-    uninterrupted = tmp_path / "uninterrupted"
-    run(recipe, pretrain_command(recipe, uninterrupted))
     train, evaluation = logged(uninterrupted)
     assert sorted(train) == [1, 2, 3, 4, 5, 6] and sorted(evaluation) == [2, 4, 6]  # N3S on, evaluation every 2
     assert (uninterrupted / "eval_results.json").is_file() and (uninterrupted / "model.safetensors").is_file()
@@ -201,3 +226,72 @@ def test_two_processes_run_the_same_config(recipe, tmp_path):
     train, evaluation = logged(output_dir)
     assert sorted(train) == [1, 2] and sorted(evaluation) == [2]
     assert (output_dir / "checkpoint-2" / "rng_state_1.pth").is_file()
+
+
+def evaluation_data(root):
+    """PTB-XL (MERL's super_class split), CODE-test and PhysioNet 2021 (the CPSC 2018 layout) trees, in their formats."""
+    ptb_xl = write_ptb_xl_subset(root / "ptb-xl", merl_ptb_xl_rows("super_class", {"train": 16, "validation": 8,
+                                                                                    "test": 12}))
+    generator = np.random.default_rng(0)
+    labels = (generator.random((12, 6)) < 0.4).astype(int)
+    labels[:2] = [[1, 0, 0, 0, 1, 0], [0, 1, 1, 1, 0, 1]]  # every class both present and absent
+    tracings = np.stack([code_test_tracing(seed, 10 if seed % 3 else 7) for seed in range(12)])
+    return {
+        "ptb-xl": ptb_xl,
+        "code-test": write_code_test(root / "code-test", tracings, labels),
+        "physionet2021": write_physionet2021(root / "physionet2021", num_records=36),
+        "weights": write_challenge_weights(root / "weights.csv"),
+    }
+
+
+def test_the_checkpoint_goes_through_the_four_protocols_and_onto_the_card(recipe, uninterrupted, tmp_path):
+    data = evaluation_data(tmp_path / "data")
+    results_dir, cache = tmp_path / "results", str(tmp_path / "datasets-cache")
+    common = ["--model_name_or_path", str(uninterrupted), "--dataset_cache_dir", cache]
+    features = ["--feature_cache_dir", str(tmp_path / "features")]
+    written = [
+        zero_shot.main([*common, *features, "--dataset", "ptb-xl", "--dataset_config", "super_class", "--data_dir",
+                        str(data["ptb-xl"]), "--baseline", "untrained", "--output_dir", str(results_dir / "zs-ptb")]),
+        zero_shot.main([*common, *features, "--dataset", "code-test", "--data_dir", str(data["code-test"]),
+                        "--leads", "I,II,V1", "--output_dir", str(results_dir / "zs-code")]),
+        linear_probe.main([*common, *features, "--dataset", "ptb-xl", "--dataset_config", "super_class",
+                           "--data_dir", str(data["ptb-xl"]), "--train_fractions", "0.5", "1.0",
+                           "--inverse_regularization", "0.01", "1", "--output_dir", str(results_dir / "probe")]),
+        retrieval.main([*common, *features, "--dataset", "mimic-iv-ecg", "--data_dir", str(recipe["data_dir"]),
+                        "--dataset_kwargs", DATASET_KWARGS, "--split", "validation",
+                        "--output_dir", str(results_dir / "retrieval")]),
+        finetune.main([*common, "--dataset", "physionet2021", "--data_dir", str(data["physionet2021"]),
+                       "--challenge_weights", str(data["weights"]), "--output_dir", str(tmp_path / "finetuned"),
+                       "--max_steps", "2", "--eval_strategy", "steps", "--eval_steps", "1", "--save_strategy",
+                       "steps", "--save_steps", "1", "--per_device_train_batch_size", "4", "--use_cpu", "true",
+                       "--dataloader_pin_memory", "false"]),
+    ]
+    records = [(r["task"], r["dataset"], r["metric"], r["weights"]) for path in written
+               for r in json.loads(Path(path).read_text())["results"]]
+    assert all(record[1] for record in records)
+    protocols = {(task, dataset) for task, dataset, _, _ in records}
+    assert protocols == {("zero-shot", "ptb-xl/super_class"), ("zero-shot", "code-test"),
+                         ("linear-probe", "ptb-xl/super_class"), ("retrieval", "mimic-iv-ecg"),
+                         ("fine-tune", "physionet2021")}
+    assert ("zero-shot", "ptb-xl/super_class", "macro_auprc", "pretrained") in records
+    assert any(weights.startswith("untrained") for _, _, _, weights in records)
+    (results_dir / "finetune").mkdir()
+    Path(written[-1]).rename(results_dir / "finetune" / Path(written[-1]).name)
+
+    commit = mock.Mock(commit_url="https://huggingface.co/someone/dbeta-rehearsal/commit/0")
+    with (
+        mock.patch.object(HfApi, "create_repo", autospec=True) as create_repo,
+        mock.patch.object(HfApi, "create_commit", autospec=True, return_value=commit) as create_commit,
+    ):
+        publish.main(["--model_dir", str(uninterrupted), "--repo_id", "someone/dbeta-rehearsal", "--license",
+                      "apache-2.0", "--results_dir", str(results_dir)])
+    create_repo.assert_called_once()
+    (_, _, operations), _ = create_commit.call_args
+    uploaded = {operation.path_in_repo for operation in operations}
+    assert {"model.safetensors", "config.json", "README.md", "processor_config.json", "modeling_dbeta.py"} <= uploaded
+    assert not any(path.startswith(("checkpoint-", "runs/")) for path in uploaded), "run state is not published"
+    card = ModelCard.load(uninterrupted / "README.md")
+    assert {(result.task_type, result.dataset_type) for result in card.data.eval_results} >= {
+        ("zero-shot-classification", "ptb-xl"), ("zero-shot-classification", "code-test"),
+        ("ecg-linear-probe", "ptb-xl"), ("ecg-report-retrieval", "mimic-iv-ecg"), ("ecg-classification", "physionet2021"),
+    }
