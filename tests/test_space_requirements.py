@@ -32,3 +32,14 @@ def test_space_requirements_match_setup():
             requirement.specifier.contains(spec.version) for spec in pinned.specifier
         ), f"{pinned} (requirements.txt) vs {requirement} (setup.py)"
     assert set(space) == {Requirement(line).name for line in setup_requirements()}
+
+
+def test_readme_front_matter_makes_the_repository_a_gradio_space():
+    from huggingface_hub.repocard import metadata_load
+    from packaging.specifiers import SpecifierSet
+
+    settings = metadata_load(REPO / "README.md")
+    assert settings["sdk"] == "gradio" and (REPO / settings["app_file"]).is_file()
+    gradio_range = next(Requirement(r).specifier for r in setup_requirements() if Requirement(r).name == "gradio")
+    assert settings["sdk_version"] in SpecifierSet(str(gradio_range)), "the Space's gradio is outside setup.py's range"
+    assert settings["python_version"] == "3.11"
