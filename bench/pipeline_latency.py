@@ -9,7 +9,6 @@ tower) and at the tests' tiny size.
 """
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from pydicom.data import get_testdata_file
 from transformers import pipeline
 
-from bench.reporting import print_and_save
+from bench.reporting import machine, print_and_save
 from modeling_dbeta import DBetaConfig, DBetaFeatureExtractor, DBetaModel, DBetaProcessor
 from modeling_dbeta.pipeline_dbeta import ZERO_SHOT_TASK
 from modeling_dbeta.pipeline_inputs import load_ecg
@@ -69,8 +68,7 @@ def main(argv=None):
     parser.add_argument("--output", type=Path, default=Path("bench/results/pipeline_latency.json"))
     args = parser.parse_args(argv)
     results = {
-        "machine": {"processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-                    "torch": torch.__version__},
+        "machine": machine(),
         "input": "pydicom's waveform_ecg.dcm (12 leads, 10 s at 1000 Hz), 13 candidate labels, fp32",
         "sizes": {},
     }

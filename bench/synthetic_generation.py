@@ -10,8 +10,6 @@ its N3S index depend on.
 """
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -19,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from bench.reporting import machine, print_and_save
 from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
-from bench.reporting import print_and_save
 
 
 def main():
@@ -44,7 +42,7 @@ def main():
             streamed.append(args.num_records / (time.perf_counter() - start))
 
     results = {
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, BLAS limited to 1 thread",
+        "machine": machine(blas_threads=1),
         "num_records": args.num_records,
         "repeats": args.repeats,
         "records_per_s": round(statistics.median(in_one_go), 1),

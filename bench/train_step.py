@@ -14,7 +14,6 @@ samples/s with `python -m bench.feed_rate`'s samples/s per DataLoader worker to 
 
 import argparse
 import json
-import platform
 import statistics
 import time
 from contextlib import nullcontext
@@ -23,9 +22,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.reporting import machine, print_and_save
 from modeling_dbeta import DBetaConfig, DBetaForPreTraining
 from modeling_dbeta.overrides import config_field_overrides
-from bench.reporting import print_and_save
 
 
 # Dense bf16 tensor-core peaks from the datasheets (TFLOP/s, without sparsity), for the MFU.
@@ -146,9 +145,8 @@ def main():
              for precision in ("fp32", "bf16")}
     datasheet = datasheet_peak_tflops(device)
     results = {
-        "machine": {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else
-                    (platform.processor() or platform.machine()), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "matmul_peak_gflops": peaks, "datasheet_bf16_tflops": datasheet},
+        "machine": machine(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                           matmul_peak_gflops=peaks, datasheet_bf16_tflops=datasheet),
         "config": {"parameters": sum(p.numel() for p in model.parameters()), "text_length": args.text_length,
                    "attention": model.config._attn_implementation, "compiled": args.compile,
                    "fused_adamw": device.type == "cuda"},
