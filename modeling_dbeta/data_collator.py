@@ -17,7 +17,8 @@ from .ecg_storage import dequantize_ecg, require_finite_ecg
 from .n3s import N3SIndex
 
 
-# T5 has no [MASK] token; its first sentinel plays that role for MLM (the choice DESIGN.md asks us to document).
+# T5 has no [MASK] token: its first sentinel plays that role for MLM, the one token T5 pretraining also puts where
+# text was removed.
 T5_MASK_TOKEN = "<extra_id_0>"
 
 logger = logging.get_logger(__name__)

@@ -86,7 +86,7 @@ def embeddings_dataset(reports: Sequence[str], embeddings: np.ndarray) -> Datase
     dataset = Dataset.from_dict(
         {
             "report": list(reports),
-            # Built straight from the buffer: through Python lists, 20 k x 384 already takes 4 s here.
+            # Built straight from the buffer: a detour through Python lists costs seconds at 20 k x 384 already.
             EMBEDDING_COLUMN: pa.FixedSizeListArray.from_arrays(flat, dimension),
         },
         features=Features({"report": Value("string"), EMBEDDING_COLUMN: List(Value("float32"), length=dimension)}),

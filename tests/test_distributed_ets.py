@@ -62,12 +62,13 @@ def two_ranks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
     torch.manual_seed(0)
     model = DBetaForPreTraining(tiny_config()).eval()
+    num_ecg_tokens = model.config.num_ecg_tokens
     generator = torch.Generator().manual_seed(1)
     batch = {
         "ecg_values": torch.randn(6, 12, 5000, generator=generator),
         "input_ids": torch.randint(4, 60, (6, 7), generator=generator),
         "is_aligned": torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0, 0.0]),
-        "ecg_mask_noise": torch.rand(6, 312, generator=generator),
+        "ecg_mask_noise": torch.rand(6, num_ecg_tokens, generator=generator),
     }
     torch.save(model.state_dict(), folder / "model.pt")
     torch.save(batch, folder / "batch.pt")

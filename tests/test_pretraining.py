@@ -126,7 +126,7 @@ def test_a_few_steps_lower_the_loss_and_log_every_objective(tmp_path, tokenizer)
     fixed = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), training=False)
     torch.manual_seed(5)
     batch = fixed(examples(8))
-    batch["ecg_mask_noise"] = torch.rand(8, 312)
+    batch["ecg_mask_noise"] = torch.rand(8, trainer.model.config.num_ecg_tokens)
 
     def loss_on_fixed_batch():
         trainer.model.eval()
