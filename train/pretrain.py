@@ -163,8 +163,6 @@ def main(argv: list[str] | None = None):
             results = run_demo_evaluation(trainer, untrained, processor, dataset_args, data_args, demo_args)
         training_data = f"`{dataset_args.dataset_name}` ({dataset_args.dataset_kwargs or 'default configuration'})"
         save_run_report(training_args.output_dir, trainer.state.log_history, results, demo_args.license, training_data)
-        if results:
-            print(Path(training_args.output_dir, "demo_results.md").read_text())
     return trainer
 
 
