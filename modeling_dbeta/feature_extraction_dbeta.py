@@ -267,4 +267,4 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         return value
 
 
-__all__ = ["DBetaFeatureExtractor", "STANDARD_LEADS", "canonical_lead_name", "lead_indices"]
+__all__ = ["STANDARD_LEADS", "DBetaFeatureExtractor", "canonical_lead_name", "lead_indices"]

@@ -1201,11 +1201,11 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
 
 
 __all__ = [
-    "DBetaPreTrainedModel",
-    "DBetaModel",
     "DBetaECGModel",
-    "DBetaForPreTraining",
     "DBetaForECGClassification",
+    "DBetaForPreTraining",
+    "DBetaModel",
+    "DBetaPreTrainedModel",
     "apply_lead_mask",
     "lead_mask_from_names",
 ]

@@ -68,7 +68,7 @@ class ECGPipeline(Pipeline):
     _load_video_processor = False
 
     def __call__(self, ecg, **kwargs):
-        if isinstance(ecg, np.ndarray) and ecg.ndim == 3 or isinstance(ecg, tuple):
+        if (isinstance(ecg, np.ndarray) and ecg.ndim == 3) or isinstance(ecg, tuple):
             ecg = list(ecg)
         return super().__call__(ecg, **kwargs)
 

@@ -117,7 +117,7 @@ def load_ecg(
         else:
             require_readable_file(path, "recording")
             suffix = path.suffix.lower()
-            if suffix in HOSPITAL_EXPORT_SUFFIXES or suffix not in SAMPLE_TABLE_SUFFIXES and pydicom.misc.is_dicom(path):
+            if suffix in HOSPITAL_EXPORT_SUFFIXES or (suffix not in SAMPLE_TABLE_SUFFIXES and pydicom.misc.is_dicom(path)):
                 exported = read_hospital_ecg(path, feature_extractor)
                 repairs.extend(exported.repairs)
                 return exported.ecg, exported.lead_mask

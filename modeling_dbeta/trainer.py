@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import ExportableState
 from transformers.optimization import get_wsd_schedule
+from transformers.trainer_callback import ExportableState
 from transformers.utils import logging
 
 from .precision import PRECISIONS, resolve_precision
@@ -212,4 +212,4 @@ def training_step_probe(model, data_collator, train_dataset, batch_size: int = P
     return step
 
 
-__all__ = ["DBetaTrainer", "DBetaTrainingArguments", "OBJECTIVES"]
+__all__ = ["OBJECTIVES", "DBetaTrainer", "DBetaTrainingArguments"]

@@ -3,6 +3,7 @@ import os
 import shutil
 import tempfile
 
+
 # Hub calls retry for tens of seconds before failing offline; nothing here may reach the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Builders write lock files in the datasets cache even when given a cache_dir: keep them out of the user's cache.

@@ -23,6 +23,7 @@ from tests.ecg_fixtures import (
 )
 from tests.tiny_models import tiny_config, tiny_t5_tokenizer
 
+
 PTB_XL_METADATA = ["ecg_id", "patient_id", "strat_fold", "filename_lr", "filename_hr"]
 SPLITS = ("train", "validation", "test")
 

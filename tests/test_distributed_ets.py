@@ -1,6 +1,5 @@
 """Across processes the ETS loss sees every rank's texts: two gloo ranks reproduce the one-process loss and gradients."""
 
-import os
 
 import pytest
 import torch

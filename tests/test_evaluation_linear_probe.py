@@ -21,6 +21,7 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
+
 GRID = (1e-4, 1e-2, 1.0, 100.0)
 
 

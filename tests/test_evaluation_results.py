@@ -28,6 +28,7 @@ from modeling_dbeta.evaluation.finetune import FineTuneOutput
 from tests.evaluation_fixtures import save_tiny_checkpoint
 from tests.tiny_models import tiny_config
 
+
 REFERENCES = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
 SCORES = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.4], [0.1, 0.5]])
 METRICS = classification_metrics(REFERENCES, SCORES, label_names=["AF", "SB"])

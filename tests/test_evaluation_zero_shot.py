@@ -22,6 +22,7 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
+
 # Each class's description, and the lead whose mean the fixed model's text vector for it selects.
 DESCRIPTIONS = {
     "NORM": "*** Normal EKG ***",  # normalised to "normal ecg", as pretraining reports are

@@ -24,6 +24,7 @@ from modeling_dbeta import (
 from modeling_dbeta.evaluation import EvaluationResult, load_results, save_results
 from modeling_dbeta.hub import build_model_card, check_model_folder, count_parameters, files_to_upload
 
+
 SAVED_FILES = [
     "config.json", "configuration_dbeta.py", "feature_extraction_dbeta.py", "hospital_exports.py", "losses.py",
     "model.safetensors", "modeling_dbeta.py", "pipeline_dbeta.py", "pipeline_inputs.py", "processing_dbeta.py",

@@ -13,6 +13,7 @@ from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS
 from modeling_dbeta.evaluation import DEFAULT_LABEL_DESCRIPTIONS, load_label_descriptions, load_prompt_sets
 from tests.tiny_models import SHARED_DIR
 
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 MERL_SPLIT_DIRS = [REPO_DIR / "datasets_scripts" / "merl_splits", SHARED_DIR / "benchmarks" / "merl_splits"]
 

@@ -12,8 +12,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForTextEncoding, AutoTokenizer, T5Config, T5EncoderModel
 
-from modeling_dbeta import join_statements, normalize_report
-from modeling_dbeta import n3s
+from modeling_dbeta import join_statements, n3s, normalize_report
 from modeling_dbeta.n3s import N3SIndex, embed_reports, mean_pool
 from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
 

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-
 from unittest import mock
 
 import numpy as np

@@ -31,6 +31,7 @@ from ..precision import PRECISIONS, autocast_context, resolve_precision
 from .labels import describe_dataset
 from .lead_subsets import leads_label
 
+
 logger = logging.get_logger(__name__)
 
 SIMILARITIES = ("auto", "dot", "cosine")

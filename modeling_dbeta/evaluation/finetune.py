@@ -28,6 +28,7 @@ from .metrics import ChallengeWeights, classification_metrics, max_f1, multilabe
 from .models import read_checkpoint_config
 from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
+
 SELECTION_METRIC = "macro_auroc"
 
 # The protocol's `TrainingArguments`: evaluate and save every epoch, keep the checkpoint with the best validation

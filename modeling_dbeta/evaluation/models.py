@@ -22,6 +22,7 @@ from ..modeling_dbeta import DBetaModel
 from ..processing_dbeta import DBetaProcessor
 from .results import PRETRAINED
 
+
 UNTRAINED = "untrained"
 BASELINES = (UNTRAINED,)
 DEFAULT_BASELINE_SEED = 42

@@ -139,9 +139,9 @@ def parse_arguments_with_file(parser: HfArgumentParser, argv: list[str], default
 
 
 __all__ = [
+    "PACKAGED_MINILM",
     "DemoEvaluationArguments",
     "ModelArguments",
-    "PACKAGED_MINILM",
     "PretrainingDataArguments",
     "argument_file_values",
     "parse_arguments_with_file",
