@@ -131,7 +131,7 @@ class ModelSession:
         scores = torch.sigmoid(self.classifier.logits(ecg_features, self.report_features)[0])
         best = torch.topk(scores, min(k, len(self.reports)))
         return [[rank + 1, round(score, 4), self.reports[index]]
-                for rank, (score, index) in enumerate(zip(best.values.tolist(), best.indices.tolist()))]
+                for rank, (score, index) in enumerate(zip(best.values.tolist(), best.indices.tolist(), strict=True))]
 
 
 def write_examples(directory: Path) -> list[list[str]]:
@@ -143,7 +143,7 @@ def write_examples(directory: Path) -> list[list[str]]:
         rows = np.flatnonzero(corpus["labels"][:, SYNTHETIC_LABELS.index(finding)])
         row = int(rows[np.argmin(corpus["labels"][rows].sum(1))])  # the record with the fewest other findings
         name = f"synthetic_{finding.replace(' ', '_')}"
-        findings = [label for label, present in zip(SYNTHETIC_LABELS, corpus["labels"][row]) if present]
+        findings = [label for label, present in zip(SYNTHETIC_LABELS, corpus["labels"][row], strict=True) if present]
         wfdb.wrsamp(name, fs=500, units=["mV"] * 12, sig_name=list(STANDARD_LEADS), p_signal=corpus["ecg"][row].T,
                     fmt=["16"] * 12, write_dir=str(directory),
                     comments=[f"Findings: {', '.join(findings)}", f"Report: {corpus['report'][row]}"])
@@ -197,7 +197,7 @@ def analyse(session: ModelSession, files, labels_text, template, leads, sampling
     kept = inputs["lead_mask"][0].tolist()
     notes = {
         name: "absent" if not is_present else "masked"
-        for name, is_present, is_kept in zip(feature_extractor.standard_leads, present, kept)
+        for name, is_present, is_kept in zip(feature_extractor.standard_leads, present, kept, strict=True)
         if not is_present or not is_kept
     }
     figure = plot_ecg_paper(inputs["ecg_values"][0].float().numpy(), feature_extractor.sampling_rate,

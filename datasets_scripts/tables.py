@@ -165,9 +165,9 @@ def read_table(path: Path, required, optional=()) -> Table:
                 last_row_short = len(fields) < len(header)
                 if len(fields) != len(header):
                     table.problems[len(table.lines)] = "malformed_row"
-                    fields = fields + [""] * (len(header) - len(fields))
+                    fields.extend([""] * (len(header) - len(fields)))
                 table.lines.append(start)
-                for name, position in zip(wanted, positions):
+                for name, position in zip(wanted, positions, strict=True):
                     table.columns[name].append(fields[position])
         except csv.Error as error:  # e.g. an unterminated quote swallowing the rest of the file
             raise ValueError(

@@ -191,7 +191,7 @@ def convert_state_dict(original: dict[str, torch.Tensor], config: DBetaConfig) -
         packed = PACKED_ATTENTION.match(name)
         if packed:
             layer, kind = packed.groups()
-            for projection, chunk in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0)):
+            for projection, chunk in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0), strict=True):
                 converted[f"mem_decoder.layers.{layer}.self_attn.{projection}.{kind}"] = chunk.clone()
             continue
         for pattern, replacement in KEY_RULES:

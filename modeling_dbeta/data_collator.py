@@ -114,7 +114,7 @@ class DataCollatorForDBetaPretraining:
 
         reports, is_aligned = self.swap_in_negatives([example["report"] for example in examples])
         encoded = self.tokenizer(reports, truncation=True, max_length=self.max_length, return_special_tokens_mask=True)
-        features = [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+        features = [dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)]
         text = self._mlm_collator(features)
         batch = {
             "ecg_values": ecg,
@@ -140,7 +140,7 @@ class DataCollatorForDBetaPretraining:
             # Training reports must all be indexed (a mismatch means the index is another corpus's: an error);
             # evaluation reports may be absent from an index built on the training split.
             negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng, missing_ok=not self.training)
-            for position, (index, negative) in enumerate(zip(chosen, negatives)):
+            for position, (index, negative) in enumerate(zip(chosen, negatives, strict=True)):
                 if negative is None:
                     negatives[position] = self.other_report_in_batch(reports, index)
                     self.n3s_fallbacks += 1
@@ -151,7 +151,7 @@ class DataCollatorForDBetaPretraining:
                         )
         else:
             negatives = [self.other_report_in_batch(reports, i) for i in chosen]
-        for position, negative in zip(chosen, negatives):
+        for position, negative in zip(chosen, negatives, strict=True):
             if negative is not None:
                 reports[position] = negative
                 is_aligned[position] = 0.0

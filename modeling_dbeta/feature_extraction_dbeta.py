@@ -234,7 +234,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             if len(names) != len(recordings):
                 raise ValueError(f"Got {len(names)} lists of lead names for {len(recordings)} recordings.")
 
-        processed = [self.preprocess_recording(r, s, n) for r, s, n in zip(recordings, rates, names)]
+        processed = [self.preprocess_recording(r, s, n) for r, s, n in zip(recordings, rates, names, strict=True)]
         data = {"ecg_values": np.stack([values for values, _ in processed])}
         if return_lead_mask:
             data["lead_mask"] = np.stack([present for _, present in processed]).astype(np.int64)

@@ -65,7 +65,7 @@ def gather_with_grad(features: torch.Tensor) -> tuple[torch.Tensor, int]:
     padded = F.pad(features, (0, 0, 0, max(sizes) - features.shape[0]))
     gathered = dist_fn.all_gather(padded)
     rank = dist.get_rank()
-    return torch.cat([part[:size] for part, size in zip(gathered, sizes)]), sum(sizes[:rank])
+    return torch.cat([part[:size] for part, size in zip(gathered, sizes, strict=True)]), sum(sizes[:rank])
 
 
 def ecg_text_sigmoid_loss(

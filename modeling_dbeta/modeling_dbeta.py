@@ -513,7 +513,7 @@ class DBetaCoAttentionFusion(nn.Module):
         all_text = [text_states] if output_hidden_states else None
         all_ecg = [ecg_states] if keep_all_ecg else None
         attentions = {name: [] for name in ("text", "ecg", "text_cross", "ecg_cross")} if output_attentions else None
-        for text_layer, ecg_layer in zip(self.text_layers, self.ecg_layers):
+        for text_layer, ecg_layer in zip(self.text_layers, self.ecg_layers, strict=True):
             (text_states, text_self, text_cross), (ecg_states, ecg_self, ecg_cross) = (
                 text_layer(text_states, ecg_states, self_attention_mask=text_self_mask),
                 ecg_layer(ecg_states, text_states, cross_attention_mask=ecg_cross_mask),
@@ -523,7 +523,7 @@ class DBetaCoAttentionFusion(nn.Module):
             if keep_all_ecg:
                 all_ecg.append(ecg_states)
             if output_attentions:
-                for name, weights in zip(attentions, (text_self, ecg_self, text_cross, ecg_cross)):
+                for name, weights in zip(attentions, (text_self, ecg_self, text_cross, ecg_cross), strict=True):
                     attentions[name].append(weights)
         collected = {} if attentions is None else {f"{name}_attentions": tuple(values) for name, values in attentions.items()}
         return DBetaFusionOutput(

@@ -192,7 +192,7 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
         """`encode_texts(texts)`, each text encoded once over calls (see the class)."""
         missing = list(dict.fromkeys(text for text in texts if text not in self._text_features))
         if missing:
-            self._text_features.update(zip(missing, self.encode_texts(missing)))
+            self._text_features.update(zip(missing, self.encode_texts(missing), strict=True))
         for text in texts:
             self._text_features.move_to_end(text)
         while len(self._text_features) > max(MAX_CACHED_TEXTS, len(texts)):
@@ -219,7 +219,7 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
 
     def postprocess(self, model_outputs, top_k=None):
         scores = torch.sigmoid(model_outputs["logits"][0]).tolist()
-        ranked = sorted(zip(scores, model_outputs["candidate_labels"]), key=lambda pair: -pair[0])
+        ranked = sorted(zip(scores, model_outputs["candidate_labels"], strict=True), key=lambda pair: -pair[0])
         return [{"score": score, "label": label} for score, label in ranked[:top_k]]
 
 

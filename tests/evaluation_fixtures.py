@@ -111,7 +111,10 @@ def write_challenge_weights(path: Path) -> Path:
     size = len(PHYSIONET_CLASSES)
     weights = np.eye(size) + 0.5 * (np.eye(size, k=1) + np.eye(size, k=-1))
     lines = ["," + ",".join(PHYSIONET_CLASSES)]
-    lines += [name + "," + ",".join(f"{value:g}" for value in row) for name, row in zip(PHYSIONET_CLASSES, weights)]
+    lines += [
+        name + "," + ",".join(f"{value:g}" for value in row)
+        for name, row in zip(PHYSIONET_CLASSES, weights, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -136,7 +139,10 @@ class FixedFeatureModel(nn.Module):
     def get_text_features(self, input_ids, attention_mask=None):
         return BaseModelOutputWithPooling(
             pooler_output=torch.stack(
-                [self.text_vectors[tuple(ids[mask.bool()].tolist())] for ids, mask in zip(input_ids, attention_mask)]
+                [
+                    self.text_vectors[tuple(ids[mask.bool()].tolist())]
+                    for ids, mask in zip(input_ids, attention_mask, strict=True)
+                ]
             )
         )
 

@@ -102,7 +102,7 @@ def test_bad_files_and_inputs_get_clear_messages(session, tmp_path):
 def test_examples_are_real_files_of_their_findings(tmp_path):
     examples = app.write_examples(tmp_path)
     assert examples[0] == [DICOM_ECG] and len(examples) == 1 + len(app.EXAMPLE_FINDINGS)
-    for files, finding in zip(examples[1:], app.EXAMPLE_FINDINGS):
+    for files, finding in zip(examples[1:], app.EXAMPLE_FINDINGS, strict=True):
         header = Path(files[0])
         assert header.suffix == ".hea" and Path(files[1]).is_file() and finding.replace(" ", "_") in header.name
         comments = [line for line in header.read_text().splitlines() if line.startswith("#")]

@@ -40,7 +40,7 @@ EIGHT_LEADS = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 def muse(tmp_path, leads=EIGHT_LEADS, seconds=10, edit=None, encoding=None):
     signal = ecg_signal(0, num_samples=500 * seconds, num_leads=len(leads)).T
-    path = write_muse_xml(tmp_path / "muse.xml", dict(zip(leads, signal)), 500, ["Sinus rhythm"])
+    path = write_muse_xml(tmp_path / "muse.xml", dict(zip(leads, signal, strict=True)), 500, ["Sinus rhythm"])
     if edit or encoding:
         text = path.read_text(encoding="ISO-8859-1")
         text = edit(text) if edit else text
@@ -53,7 +53,8 @@ def muse(tmp_path, leads=EIGHT_LEADS, seconds=10, edit=None, encoding=None):
 
 def cardiosoft(tmp_path, edit):
     signal = ecg_signal(1, 2500, 250.0).T
-    path = write_cardiosoft_xml(tmp_path / "ukb.xml", dict(zip(STANDARD_LEADS, signal)), 250, ["Sinus rhythm"])
+    leads = dict(zip(STANDARD_LEADS, signal, strict=True))
+    path = write_cardiosoft_xml(tmp_path / "ukb.xml", leads, 250, ["Sinus rhythm"])
     path.write_text(edit(path.read_text()))
     return path
 

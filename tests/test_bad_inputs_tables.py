@@ -400,7 +400,7 @@ def test_error_validation_split_asked_for_with_fraction_zero(plain_dir):
 def test_error_every_validation_record_skipped(tmp_path):
     records = mimic_records(6)
     held_out = group_split([record["subject_id"] for record in records], 0.3, 42)
-    for record, is_validation in zip(records, held_out):
+    for record, is_validation in zip(records, held_out, strict=True):
         if is_validation:
             record["statements"] = []  # empty report: skipped
     data_dir = write_mimic_iv_ecg(tmp_path / "mimic", records)

@@ -243,7 +243,7 @@ def merl_rows(folder, prefix, metadata_columns, count=1):
 
 def assert_labels_by_name(example, features, expected):
     names = label_names(features)
-    assert dict(zip(names, as_array(example["labels"]).tolist())) == expected
+    assert dict(zip(names, as_array(example["labels"]).tolist(), strict=True)) == expected
     assert sorted(features["classes"].feature.int2str(list(example["classes"]))) == sorted(
         name for name, value in expected.items() if value
     )

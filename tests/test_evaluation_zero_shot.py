@@ -42,7 +42,7 @@ def ptb_xl(tmp_path_factory):
     generator = np.random.default_rng(0)
     # Distinct multiples of 1 uV (PTB-XL's resolution), so the values survive the WFDB round trip exactly.
     values = generator.choice(np.arange(-2000, 2000), size=(len(test_rows), 12), replace=False) / 1000
-    lead_values = dict(zip(test_rows.ecg_id.astype(int), values))
+    lead_values = dict(zip(test_rows.ecg_id.astype(int), values, strict=True))
     signals = {ecg_id: constant_leads(value) for ecg_id, value in lead_values.items()}
     data_dir = write_ptb_xl_subset(tmp_path_factory.mktemp("ptb-xl"), rows, signals)
     labels = {int(row.ecg_id): row for row in test_rows.itertuples()}

@@ -262,7 +262,7 @@ def test_activation_checkpointing_gives_the_same_gradients(batch):
     checkpointed.activation_checkpointing_enable()
     run(plain, batch).loss.backward()
     run(checkpointed, batch).loss.backward()
-    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters()):
+    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 

@@ -157,7 +157,7 @@ def test_sample_negatives_come_from_the_candidates_and_never_the_query(minilm_in
     queries = [f"*** {report.upper()} ***" for report in corpus]  # raw spelling: looked up after normalisation
     negatives = minilm_index.sample_negatives(queries, rng)
     assert len(negatives) == len(queries)
-    for query, negative in zip(queries, negatives):
+    for query, negative in zip(queries, negatives, strict=True):
         assert negative != normalize_report(query)
         (query_id,) = minilm_index.report_ids([query])
         assert minilm_index.report_ids([negative])[0] in minilm_index.candidates(query_id)

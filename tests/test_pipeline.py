@@ -97,7 +97,7 @@ def test_scores_are_the_sigmoid_of_the_trained_ets_logits(checkpoint, classifier
 
     ecg_values = classifier.preprocess(DICOM_ECG, candidate_labels=LABELS)["ecg_values"]
     logits = expected_logits(model, processor, ecg_values, [f"{label} ecg" for label in LABELS])[0]
-    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist()))
+    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist(), strict=True))
     assert [entry["label"] for entry in result] == sorted(LABELS, key=lambda label: -expected[label])
     for entry in result:
         assert entry["score"] == pytest.approx(expected[entry["label"]], abs=1e-6)
@@ -146,7 +146,9 @@ def one_ecg_in_every_format(tmp_path_factory):
         "csv": folder / "rec.csv",
         "headerless.csv": folder / "headerless.csv",
         "npy": folder / "rec.npy",
-        "muse": write_muse_xml(folder / "muse.xml", dict(zip(STANDARD_LEADS, signal.T)), 250, ["Sinus rhythm"]),
+        "muse": write_muse_xml(
+            folder / "muse.xml", dict(zip(STANDARD_LEADS, signal.T, strict=True)), 250, ["Sinus rhythm"]
+        ),
     }
     np.savetxt(files["csv"], signal[:, order], delimiter=",", header=",".join(names), comments="", fmt="%.6f")
     np.savetxt(files["headerless.csv"], signal, delimiter=",", fmt="%.6f")
@@ -191,7 +193,7 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
     singles = [classifier(ecg, candidate_labels=LABELS) for ecg in ecgs]
     for batched in (classifier(ecgs, candidate_labels=LABELS), classifier(ecgs, candidate_labels=LABELS, batch_size=2)):
         assert [[e["label"] for e in r] for r in batched] == [[e["label"] for e in r] for r in singles]
-        for result, single in zip(batched, singles):
+        for result, single in zip(batched, singles, strict=True):
             np.testing.assert_allclose([e["score"] for e in result], [e["score"] for e in single], atol=1e-5)
     stacked = np.stack([signal.T, signal.T[::-1]])  # (batch, leads, samples)
     assert len(classifier(stacked, candidate_labels=LABELS, sampling_rate=250)) == 2
@@ -204,7 +206,7 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
     logits = expected_logits(
         checkpoint[1], DBetaProcessor.from_pretrained(checkpoint[0]), ecg_values, LABELS, lead_mask_from_names(subset)
     )[0]
-    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist()))
+    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist(), strict=True))
     assert [entry["label"] for entry in with_subset] == sorted(LABELS, key=lambda label: -expected[label])
     for entry in with_subset:
         assert entry["score"] == pytest.approx(expected[entry["label"]], abs=1e-6)
@@ -331,7 +333,7 @@ def test_preprocess_reports_what_the_readers_repaired(classifier, tmp_path):
     kept = [name for name in STANDARD_LEADS if name not in ("III", "aVR", "aVL", "aVF", "V3")]
     header = write_wfdb_record(tmp_path, "seven", signal[:, [STANDARD_LEADS.index(n) for n in kept]], kept, 500, gain=1000)
     inputs = classifier.preprocess(header, candidate_labels=LABELS)
-    presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist()))
+    presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist(), strict=True))
     assert {name for name, present in presence.items() if not present} == {"V3"}
     assert set(inputs["repairs"]) == {"limb_leads_derived", "missing_leads_zeroed"}
     assert inputs["ecg_values"][0, STANDARD_LEADS.index("V3")].abs().max() == 0

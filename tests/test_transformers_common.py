@@ -41,7 +41,7 @@ AUTO_NAME_TABLES = {
 @pytest.fixture(autouse=True, scope="module")
 def dbeta_in_auto_name_tables():
     tables = [getattr(modeling_common, name) for name in AUTO_NAME_TABLES]
-    for table, class_name in zip(tables, AUTO_NAME_TABLES.values()):
+    for table, class_name in zip(tables, AUTO_NAME_TABLES.values(), strict=True):
         table["dbeta"] = class_name
     yield
     for table in tables:

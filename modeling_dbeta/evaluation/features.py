@@ -167,7 +167,7 @@ def extract_ecg_features(
     model.eval()
     try:
         with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, autocast_context(device, dtype):
-            for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size)):
+            for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size), strict=True):
                 ecg_values = dequantize_ecg(batch[ecg_column].to(device), batch.get("ecg_scale"))
                 _check_finite_ecgs(ecg_values, dataset, start)
                 chunks.append(model.get_ecg_features(ecg_values, lead_mask).pooler_output.float().cpu())

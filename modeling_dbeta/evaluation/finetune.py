@@ -122,7 +122,7 @@ class FineTuneOutput:
             "validation_macro_auroc": self.validation_macro_auroc,
             "validation_history": self.validation_history,
             **{f"test_{key}": value for key, value in per_class_details(self.test_metrics).items()},
-            "validation_thresholds": dict(zip(self.label_names, self.thresholds.tolist())),
+            "validation_thresholds": dict(zip(self.label_names, self.thresholds.tolist(), strict=True)),
         }
 
 
