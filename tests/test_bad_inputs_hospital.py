@@ -312,7 +312,7 @@ def test_feature_extractor_refuses_what_no_ecg_is(signal, message):
 
 def test_error_processor_microvolts(tokenizer):
     processor = DBetaProcessor(DBetaFeatureExtractor(), tokenizer)
-    with pytest.raises(ValueError, match="exceed 20 mV.*pass millivolts"):
+    with pytest.raises(ValueError, match=r"exceed 20 mV.*pass millivolts"):
         processor(ecg=ecg_signal(3).T * 1000, sampling_rate=500, text=["sinus rhythm"])
 
 
@@ -332,7 +332,7 @@ def test_accept_extractor_without_amplitude_check_for_other_units():
 def test_error_int16_storage_of_inf():
     ecg = ecg_signal(6).T.astype(np.float32)
     ecg[2, 10] = np.inf
-    with pytest.raises(ValueError, match="int16 storage cannot hold NaN / inf.*prepare_recording"):
+    with pytest.raises(ValueError, match=r"int16 storage cannot hold NaN / inf.*prepare_recording"):
         quantize_ecg(ecg)
 
 

@@ -32,6 +32,7 @@ import gzip
 import importlib.util
 import io
 import logging
+import re
 import runpy
 import sys
 from collections import Counter
@@ -376,7 +377,7 @@ def test_error_utf16_without_byte_order_mark_in_n3s_too(plain_dir):
 
 
 def test_error_data_dir_is_a_file(plain_dir):
-    with pytest.raises(NotADirectoryError, match="record_list.csv is a file; pass the directory"):
+    with pytest.raises(NotADirectoryError, match=re.escape("record_list.csv is a file; pass the directory")):
         load_ecg_dataset("mimic-iv-ecg", data_dir=plain_dir / "record_list.csv", streaming=True)
 
 
@@ -393,7 +394,7 @@ def test_held_out_fractions_are_checked_up_front(plain_dir, fraction):
 
 
 def test_error_validation_split_asked_for_with_fraction_zero(plain_dir):
-    with pytest.raises(ValueError, match="has no 'validation' split: it holds no records.*Available: \\['train'\\]"):
+    with pytest.raises(ValueError, match=r"has no 'validation' split: it holds no records.*Available: \['train'\]"):
         load_ecg_dataset("mimic-iv-ecg", data_dir=plain_dir, split="validation", streaming=True, validation_fraction=0)
 
 

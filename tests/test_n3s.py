@@ -148,7 +148,7 @@ def test_save_load_round_trip_does_not_recompute(minilm_index, tmp_path, monkeyp
 
 
 def test_load_names_the_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing n3s_config.json.*build_n3s_index.py"):
+    with pytest.raises(FileNotFoundError, match=r"missing n3s_config\.json.*build_n3s_index\.py"):
         N3SIndex.load(tmp_path)
 
 
@@ -232,5 +232,5 @@ def test_build_script_reads_each_source_and_saves_a_loadable_index(source, tiny_
 def test_build_script_names_the_csv_fix(tmp_path):
     path = tmp_path / "notes.csv"
     pd.DataFrame({"subject_id": [1], "text": ["sinus rhythm"]}).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="notes.csv has neither a 'report' column.*--report_column"):
+    with pytest.raises(ValueError, match=r"notes\.csv has neither a 'report' column.*--report_column"):
         load_build_script().read_reports(path)

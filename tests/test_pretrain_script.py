@@ -75,7 +75,7 @@ def test_config_overrides_are_typed():
     DBetaConfig(**overrides)  # the strict config accepts them
     with pytest.raises(ValueError, match="field=value"):
         parse_overrides("hidden_size")
-    with pytest.raises(ValueError, match="no field.*hiden_size"):
+    with pytest.raises(ValueError, match=r"no field.*hiden_size"):
         config_field_overrides(DBetaConfig, "hiden_size=96")
     # The same parser reads `python -m datasets_scripts --config` items (a list) and comma-joined strings.
     assert parse_overrides(["storage=int16", "num_shards=8"]) == parse_overrides("storage=int16,num_shards=8")
