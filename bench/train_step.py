@@ -161,7 +161,8 @@ def main():
         flops = step_flops(model, batch)
         for precision in precisions:
             seconds = time_calls(
-                lambda: train_step(step_model, optimizer, batch, precision, device), args.steps, device,
+                lambda batch=batch, precision=precision: train_step(step_model, optimizer, batch, precision, device),
+                args.steps, device,
                 warmup=2 if args.compile else 1,
             )
             achieved = flops / seconds / 1e9
@@ -177,7 +178,7 @@ def main():
 
         ecg = batch["ecg_values"]
         for precision in precisions:
-            def extract():
+            def extract(ecg=ecg, precision=precision):
                 with torch.inference_mode(), autocast(precision, device):
                     model.get_ecg_features(ecg)
 
