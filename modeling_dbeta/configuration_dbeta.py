@@ -3,7 +3,7 @@
 """D-BETA model configuration."""
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
@@ -100,7 +100,7 @@ class DBetaConfig(PreTrainedConfig):
     """
 
     model_type = "dbeta"
-    sub_configs_defaults = {
+    sub_configs_defaults: ClassVar[dict[str, SubConfigSpec]] = {
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="t5", init_kwargs=FLAN_T5_BASE_ENCODER),
     }
 

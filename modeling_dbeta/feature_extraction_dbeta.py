@@ -3,6 +3,7 @@
 """Feature extractor turning raw ECG recordings into D-BETA's `ecg_values` (batch, 12, 5000) float32."""
 
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -96,7 +97,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             the check off, e.g. for signals in other units with `do_normalize=True`.
     """
 
-    model_input_names = ["ecg_values"]
+    model_input_names: ClassVar[list[str]] = ["ecg_values"]
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -662,7 +663,7 @@ class DBetaPreTrainedModel(PreTrainedModel):
     main_input_name = "ecg_values"
     input_modalities = ("ecg", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["DBetaECGEncoderLayer", "DBetaFusionLayer", "DBetaMEMDecoderLayer"]
+    _no_split_modules: ClassVar[list[str]] = ["DBetaECGEncoderLayer", "DBetaFusionLayer", "DBetaMEMDecoderLayer"]
     _supports_sdpa = True
     _supports_attention_backend = True
     # Our losses are batch means, not sums to be divided by a token count: Trainer scales them for accumulation.
@@ -755,7 +756,10 @@ class DBetaECGTower(DBetaPreTrainedModel):
     """
 
     input_modalities = ("ecg",)
-    _can_record_outputs = {"hidden_states": DBetaECGEncoderLayer, "attentions": OutputRecorder(DBetaAttention, index=1)}
+    _can_record_outputs: ClassVar[dict] = {
+        "hidden_states": DBetaECGEncoderLayer,
+        "attentions": OutputRecorder(DBetaAttention, index=1),
+    }
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -799,7 +803,7 @@ class DBetaECGModel(DBetaPreTrainedModel):
     auto_base_model = "DBetaECGModel"
     # One rule for every D-BETA checkpoint ("dbeta.ecg_model..." in a pretraining or classification one, "ecg_model..."
     # in a base one): whatever is not the ECG tower's.
-    _keys_to_ignore_on_load_unexpected = [r"^(?!(dbeta\.)?ecg_model\.)"]
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [r"^(?!(dbeta\.)?ecg_model\.)"]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -827,7 +831,9 @@ class DBetaECGModel(DBetaPreTrainedModel):
 
 class DBetaModel(DBetaPreTrainedModel):
     # Loaded from a pretraining checkpoint, the heads' weights are expected leftovers.
-    _keys_to_ignore_on_load_unexpected = [r"^(mlm_head|mem_decoder|etm_head|logit_scale|logit_bias)\b"]
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [
+        r"^(mlm_head|mem_decoder|etm_head|logit_scale|logit_bias)\b"
+    ]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)

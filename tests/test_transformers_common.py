@@ -6,6 +6,7 @@ Each skip below says why the test does not apply to a multimodal ECG model; none
 """
 
 import unittest
+from typing import ClassVar
 
 import pytest
 import torch
@@ -130,7 +131,7 @@ def skip_tests(namespace: dict, reason: str, *tests: str):
 class DBetaModelTest(DBetaTesterMixin, unittest.TestCase):
     all_model_classes = (DBetaModel, DBetaForPreTraining)
     _is_composite = True
-    additional_model_inputs = ["input_ids", "ecg_mask_noise"]
+    additional_model_inputs: ClassVar[list[str]] = ["input_ids", "ecg_mask_noise"]
 
     # As for CLIP and SigLIP: the composite output has one set of states per tower, and the towers are tested alone.
     skip_tests(locals(), PER_TOWER.format("Hidden states"), "test_hidden_states_output")
