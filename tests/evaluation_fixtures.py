@@ -44,7 +44,7 @@ def merl_ptb_xl_rows(task: str, counts: dict[str, int], seed: int = 0) -> dict:
     """A seeded sample of each packaged MERL split of a PTB-XL task: {split: (frame rows, class names)}."""
     rows = {}
     for split in SPLITS:
-        frame, names = read_merl_split(f"ptbxl/{task}", f"ptbxl_{task}", split, PTB_XL_METADATA + [task])
+        frame, names = read_merl_split(f"ptbxl/{task}", f"ptbxl_{task}", split, [*PTB_XL_METADATA, task])
         rows[split] = (frame.sample(counts[split], random_state=seed).sort_values("ecg_id"), names)
     return rows
 

@@ -92,7 +92,8 @@ def without_lead_data(text):
 
 
 def copy_of(path, keep_bytes=None, tmp_path=None, name="copy.dcm"):
-    data = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        data = handle.read()
     target = tmp_path / name
     target.write_bytes(data if keep_bytes is None else data[:keep_bytes])
     return target
@@ -256,7 +257,7 @@ def shorter_lead(name, samples):
             [True] * 12,
             id="repair-muse_leads_of_unequal_length",
         ),
-        pytest.param(lambda t: muse(t), {"limb_leads_derived"}, [True] * 12, id="repair-muse_eight_leads"),
+        pytest.param(muse, {"limb_leads_derived"}, [True] * 12, id="repair-muse_eight_leads"),
         pytest.param(
             lambda t: muse(t, edit=duplicate_lead("II")),
             {"limb_leads_derived", "duplicate_lead_dropped"},

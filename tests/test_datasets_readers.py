@@ -133,7 +133,7 @@ def test_bad_files_raise_bad_record_with_reason(tmp_path, corrupt, reason):
 def test_header_without_rate_is_an_unknown_rate(tmp_path, extractor):
     header = write_wfdb_record(tmp_path, "norate", ecg_signal(5), STANDARD_LEADS, 500)
     lines = header.read_text().splitlines()
-    header.write_text("\n".join(["norate 12"] + lines[1:]) + "\n")
+    header.write_text("\n".join(["norate 12", *lines[1:]]) + "\n")
     recording = read_wfdb(header)
     assert recording.sampling_rate is None and recording.signal.shape == (12, 5000)  # length from the file size
     with pytest.raises(BadRecord) as error:

@@ -64,7 +64,7 @@ def test_zero_shot_on_a_data_set_without_labels_names_the_split_and_the_fix(data
 
 
 def test_retrieval_without_the_report_column_names_the_argument(data, tmp_path):
-    flags = ptb_xl_flags(data, data["checkpoint"], tmp_path) + ["--report_column", "notes"]
+    flags = [*ptb_xl_flags(data, data["checkpoint"], tmp_path), "--report_column", "notes"]
     with pytest.raises(ValueError, match=r"No 'notes' column in the validation split of ptb_xl \(super_class\).*"
                                          r"--report_column"):  # fmt: skip
         retrieval_script.main(flags)
@@ -74,7 +74,7 @@ def test_retrieval_without_the_report_column_names_the_argument(data, tmp_path):
 
 
 def test_a_split_the_data_set_lacks_names_the_flag_and_the_splits_it_has(data, tmp_path):
-    flags = ptb_xl_flags(data, data["checkpoint"], tmp_path) + ["--validation_split", "valid"]
+    flags = [*ptb_xl_flags(data, data["checkpoint"], tmp_path), "--validation_split", "valid"]
     with pytest.raises(ValueError, match=r"ptb-xl/super_class has no 'valid' split \(--validation_split valid\).*"
                                          r"'train', 'validation', 'test'"):  # fmt: skip
         linear_probe_script.main(flags)
@@ -125,7 +125,7 @@ def test_a_missing_checkpoint_folder_or_processor_is_named(data, tmp_path):
 def test_descriptions_without_a_class_name_the_file_before_the_model_loads(data, tmp_path):
     descriptions = tmp_path / "my_descriptions.json"
     descriptions.write_text(json.dumps({"NORM": "normal ecg", "MI": "infarct", "CD": "block", "HYP": "hypertrophy"}))
-    flags = ptb_xl_flags(data, tmp_path / "never-loaded", tmp_path) + ["--descriptions", str(descriptions)]
+    flags = [*ptb_xl_flags(data, tmp_path / "never-loaded", tmp_path), "--descriptions", str(descriptions)]
     with pytest.raises(ValueError, match=r"my_descriptions.json .* no description for the class\(es\) \['STTC'\] of "
                                          r"ptb-xl/super_class: add them"):  # fmt: skip
         zero_shot_script.main(flags)

@@ -97,11 +97,12 @@ def test_lead_masking_only_in_training(tokenizer):
 
 
 def training_args(tmp_path, **overrides):
-    values = dict(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, learning_rate=1e-3, max_steps=20, logging_steps=5,
-        save_strategy="no", report_to="none", use_cpu=True, seed=0, remove_unused_columns=False,
-        adam_beta2=0.98, adam_epsilon=1e-6, weight_decay=0.01, dataloader_num_workers=0, disable_tqdm=True,
-    )
+    values = {
+        "output_dir": str(tmp_path), "per_device_train_batch_size": 4, "learning_rate": 1e-3, "max_steps": 20,
+        "logging_steps": 5, "save_strategy": "no", "report_to": "none", "use_cpu": True, "seed": 0,
+        "remove_unused_columns": False, "adam_beta2": 0.98, "adam_epsilon": 1e-6, "weight_decay": 0.01,
+        "dataloader_num_workers": 0, "disable_tqdm": True,
+    }
     values.update(overrides)
     return TrainingArguments(**values)
 
@@ -159,7 +160,7 @@ def test_tri_stage_schedule(tmp_path, tokenizer):
 
 
 def test_resume_continues_with_the_same_losses(tmp_path, tokenizer):
-    common = dict(max_steps=6, logging_steps=1, learning_rate=5e-4)
+    common = {"max_steps": 6, "logging_steps": 1, "learning_rate": 5e-4}
     uninterrupted = make_trainer(tmp_path / "a", tokenizer, save_strategy="steps", save_steps=3, **common)
     uninterrupted.train()
     resumed = make_trainer(tmp_path / "b", tokenizer, **common)

@@ -72,7 +72,7 @@ def test_trust_remote_code_load_without_the_package(config, tokenizer, tmp_path,
         expected = model(**batch)
         expected_features = model.get_ecg_features(batch["ecg_values"]).pooler_output
         expected_logits = classifier(batch["ecg_values"]).logits
-    torch.save({k: v for k, v in batch.items()}, tmp_path / "batch.pt")
+    torch.save(dict(batch), tmp_path / "batch.pt")
 
     script = textwrap.dedent(f"""
         import sys, importlib.abc

@@ -58,7 +58,7 @@ def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str |
         right = axes.twinx()
         right.plot(*zip(*accuracy, strict=True), linestyle=":", color="black", label="etm_accuracy")
         right.set(ylabel="ETM accuracy", ylim=(0, 1))
-        handles, labels = handles + right.get_legend_handles_labels()[0], labels + ["etm_accuracy"]
+        handles, labels = handles + right.get_legend_handles_labels()[0], [*labels, "etm_accuracy"]
     if handles:  # one legend, beside the plot, so that it hides no curve
         axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize="small")
     path = Path(path)
