@@ -69,7 +69,9 @@ def main():
     encoder = resolve_encoder(PACKAGED_MINILM)
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     results = {
-        "machine": {"platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "cores": cores},
+        "machine": {
+            "platform": platform.platform(), "cpu": platform.processor() or platform.machine(), "cores": cores
+        },
         "batch_size": args.batch_size,
         "sources": {},
     }

@@ -107,7 +107,9 @@ class DataCollatorForDBetaPretraining:
             return self.collate(examples)
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
+        ecg = torch.from_numpy(
+            np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples])
+        )
         require_finite_ecg(ecg, f"A batch of {len(examples)} pretraining ECGs")
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
@@ -139,7 +141,9 @@ class DataCollatorForDBetaPretraining:
             rng = np.random.default_rng(int(torch.randint(2**62, ())))
             # Training reports must all be indexed (a mismatch means the index is another corpus's: an error);
             # evaluation reports may be absent from an index built on the training split.
-            negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng, missing_ok=not self.training)
+            negatives = self.n3s_index.sample_negatives(
+                [reports[i] for i in chosen], rng, missing_ok=not self.training
+            )
             for position, (index, negative) in enumerate(zip(chosen, negatives, strict=True)):
                 if negative is None:
                     negatives[position] = self.other_report_in_batch(reports, index)

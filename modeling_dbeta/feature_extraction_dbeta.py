@@ -227,7 +227,9 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             return_lead_mask (`bool`): also return `lead_mask` (batch, 12), 1 where the lead had data.
         """
         recordings = self._as_recordings(ecg)
-        rates = self._per_recording(sampling_rate if sampling_rate is not None else self.sampling_rate, len(recordings))
+        rates = self._per_recording(
+            sampling_rate if sampling_rate is not None else self.sampling_rate, len(recordings)
+        )
         if lead_names is None or isinstance(lead_names[0], str):
             names = [lead_names] * len(recordings)
         else:

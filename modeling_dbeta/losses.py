@@ -38,7 +38,9 @@ def ecg_patch_targets(
     return patches.reshape(batch_size, num_tokens, num_leads * patch_size)
 
 
-def masked_ecg_modeling_loss(predictions: torch.Tensor, targets: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+def masked_ecg_modeling_loss(
+    predictions: torch.Tensor, targets: torch.Tensor, token_mask: torch.Tensor
+) -> torch.Tensor:
     """Mean squared error per token, averaged over the tokens where `token_mask` is 1 (the removed ones); 0 if none."""
     per_token = (predictions.float() - targets).pow(2).mean(dim=-1)
     weight = token_mask.to(per_token.dtype)

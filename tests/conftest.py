@@ -23,7 +23,9 @@ from tests.transformers_common import SDIST_MARKERS  # noqa: E402
 
 def pytest_configure(config):
     for marker in SDIST_MARKERS:
-        config.addinivalue_line("markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)")
+        config.addinivalue_line(
+            "markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -134,7 +134,8 @@ class FixedFeatureModel(nn.Module):
     def get_ecg_features(self, ecg_values, lead_mask=None):
         self.ecg_calls += 1
         self.ecg_rows += len(ecg_values)
-        return BaseModelOutputWithPooling(pooler_output=self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1))
+        pooled = self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1)
+        return BaseModelOutputWithPooling(pooler_output=pooled)
 
     def get_text_features(self, input_ids, attention_mask=None):
         return BaseModelOutputWithPooling(

@@ -8,7 +8,8 @@ acceptance: read as meant), `error-` (a clear error naming the file and the fix,
 
 | case | outcome |
 | --- | --- |
-| record_list: blank study_id / non-numeric subject_id / blank path | skip row (`blank_id`, `non_numeric_id`, `blank_path`) |
+| record_list: blank study_id / non-numeric subject_id | skip row (`blank_id`, `non_numeric_id`) |
+| record_list: blank path | skip row `blank_path` |
 | record_list: duplicated row | skip row `duplicate_row`: the pair is trained once |
 | record_list: `../outside/...` or absolute path | skip row `unsafe_path`: the outside record is not read |
 | record_list: last row cut mid-row | skip row `truncated_row` |
@@ -20,7 +21,8 @@ acceptance: read as meant), `error-` (a clear error naming the file and the fix,
 | machine_measurements: a report with a quoted comma and line break | accept |
 | UTF-16 (BOM), UTF-8 BOM, CRLF, gzip'd (`.csv.gz`, or gzip bytes in `.csv`) tables | accept: the same pairs |
 | only `report_0` (no report_1..17) | accept, with a warning naming the columns |
-| UTF-16 without BOM; statements with a gap; `;`-separated; table a directory / empty / header only; data_dir a file | error |
+| UTF-16 without BOM; statements with a gap; `;`-separated | error |
+| table a directory / empty / header only; data_dir a file | error |
 | `validation_fraction` 1.0 or -0.1; asking for the validation split with fraction 0 | error |
 | every validation record skipped | the split is absent; asking for it is an error with the skip counts |
 | build_n3s_index: folder that is no dataset; the command line on a missing file | error (no traceback) |
@@ -411,7 +413,7 @@ def test_error_every_validation_record_skipped(tmp_path):
         load_ecg_dataset("mimic-iv-ecg", split="validation", **options)
 
 
-# ---------------------------------------------------------------- the two command lines and the N3S reader's own inputs
+# --------------------------------------------------------------- the two command lines and the N3S reader's own inputs
 
 
 def test_repair_n3s_text_file_in_latin1(tmp_path):

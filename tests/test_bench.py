@@ -50,4 +50,5 @@ def test_feed_rate_bench_measures_both_sources(tmp_path):
         figures = results["sources"][source]
         assert set(figures["samples_per_s_by_workers"]) == {"0", "1"}
         assert figures["samples_per_s_per_worker"] > 0
-        assert figures["workers_needed_for_target"] == pytest.approx(2000 / figures["samples_per_s_per_worker"], rel=1e-2)
+        expected_workers = 2000 / figures["samples_per_s_per_worker"]
+        assert figures["workers_needed_for_target"] == pytest.approx(expected_workers, rel=1e-2)

@@ -83,7 +83,9 @@ def test_nan_weights_from_a_diverged_run_are_refused(tmp_path):
         model.dbeta.fusion.ecg_layers[0].fc1.weight[0, 0] = float("nan")
         model.mlm_head.decoder.bias[3] = float("inf")
     model.save_pretrained(tmp_path)
-    with pytest.raises(ValueError, match=r"2 weight tensors hold NaN or infinite values.*earlier checkpoint") as caught:
+    with pytest.raises(
+        ValueError, match=r"2 weight tensors hold NaN or infinite values.*earlier checkpoint"
+    ) as caught:
         DBetaForPreTraining.from_pretrained(tmp_path)
     message = str(caught.value)
     assert str(tmp_path / "model.safetensors") in message

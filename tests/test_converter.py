@@ -74,7 +74,8 @@ def test_cli_writes_a_loadable_checkpoint_with_processor(reference_dir, tmp_path
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["model_type"] == "dbeta" and saved["masked_losses_on_mismatched"] is True
     assert (tmp_path / "out" / "model.safetensors").is_file()
-    assert (tmp_path / "out" / "preprocessor_config.json").is_file() or (tmp_path / "out" / "processor_config.json").is_file()
+    out = tmp_path / "out"
+    assert (out / "preprocessor_config.json").is_file() or (out / "processor_config.json").is_file()
 
 
 def test_default_text_config_is_flan_t5_base(reference_dir):

@@ -1,4 +1,6 @@
-"""Across processes the ETS loss sees every rank's texts: two gloo ranks reproduce the one-process loss and gradients."""
+"""
+Across processes the ETS loss sees every rank's texts: two gloo ranks reproduce the one-process loss and gradients.
+"""
 
 
 import pytest

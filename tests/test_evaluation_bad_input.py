@@ -36,7 +36,9 @@ def data(tmp_path_factory):
     rows = merl_ptb_xl_rows("super_class", {"train": 4, "validation": 4, "test": 6})
     return {
         "ptb_xl": write_ptb_xl_subset(root / "ptb-xl", rows),
-        "mimic": write_mimic_pairs(root / "mimic-iv-ecg", ["Sinus rhythm", "Atrial fibrillation", "Sinus bradycardia"]),
+        "mimic": write_mimic_pairs(
+            root / "mimic-iv-ecg", ["Sinus rhythm", "Atrial fibrillation", "Sinus bradycardia"]
+        ),
         "cache": str(root / "datasets-cache"),
         "checkpoint": save_tiny_checkpoint(root / "dbeta-tiny"),
         "root": root,
@@ -86,7 +88,9 @@ def test_a_split_the_data_set_lacks_names_the_flag_and_the_splits_it_has(data, t
 def test_a_folder_without_a_config_is_not_a_checkpoint(data, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ValueError, match=r"empty is not a D-BETA checkpoint: it holds no config.json.*save_pretrained"):
+    with pytest.raises(
+        ValueError, match=r"empty is not a D-BETA checkpoint: it holds no config.json.*save_pretrained"
+    ):
         zero_shot_script.main(ptb_xl_flags(data, empty, tmp_path))
 
 
@@ -164,5 +168,7 @@ def test_a_model_giving_nan_features_is_named_with_the_fix(tmp_path):
 def test_a_probe_refuses_nan_features_by_name():
     features, labels = np.random.default_rng(0).normal(size=(20, 3)), (np.arange(20) % 2)[:, None].astype(float)
     features[4, 1] = np.nan
-    with pytest.raises(ValueError, match=r"`train_features` hold NaN or infinite values in 1 of 20 rows \(first: \[4\]"):
+    with pytest.raises(
+        ValueError, match=r"`train_features` hold NaN or infinite values in 1 of 20 rows \(first: \[4\]"
+    ):
         fit_linear_probe(features, labels, features[5:], labels[5:])

@@ -154,8 +154,12 @@ def test_model_card_without_results(model_dir):
 
 BASELINE = "untrained (seed 42)"
 RUN_RESULTS = [
-    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.76, weights="pretrained", prompts="descriptions"),
-    EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auprc", 0.41, weights="pretrained", prompts="descriptions"),
+    EvaluationResult(
+        "zero-shot", "ptb-xl/super_class", "macro_auroc", 0.76, weights="pretrained", prompts="descriptions"
+    ),
+    EvaluationResult(
+        "zero-shot", "ptb-xl/super_class", "macro_auprc", 0.41, weights="pretrained", prompts="descriptions"
+    ),
     EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.52, weights=BASELINE, prompts="descriptions"),
     EvaluationResult("zero-shot", "ptb-xl/super_class", "macro_auroc", 0.70, leads="I,II,V2", weights="pretrained"),
     EvaluationResult("linear-probe", "cpsc2018", "macro_auroc", 0.85, train_fraction=0.01, weights="pretrained"),

@@ -75,7 +75,8 @@ def test_checkpoints_list_their_pipelines_and_carry_the_code(tmp_path):
         assert (tmp_path / "pretraining" / module).is_file(), module
 
     save_checkpoint(tmp_path / "base", DBetaModel)
-    assert json.loads((tmp_path / "base" / "config.json").read_text())["custom_pipelines"][ZERO_SHOT]["pt"] == ["AutoModel"]
+    saved = json.loads((tmp_path / "base" / "config.json").read_text())
+    assert saved["custom_pipelines"][ZERO_SHOT]["pt"] == ["AutoModel"]
     save_checkpoint(tmp_path / "classifier", DBetaForECGClassification, num_labels=2)
     # A fine-tuned classifier has no text tower: features only.
     assert list(json.loads((tmp_path / "classifier" / "config.json").read_text())["custom_pipelines"]) == [FEATURES]
@@ -192,7 +193,9 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
     signal, _, files = one_ecg_in_every_format
     ecgs = [DICOM_ECG, files["wfdb"], files["muse"]]
     singles = [classifier(ecg, candidate_labels=LABELS) for ecg in ecgs]
-    for batched in (classifier(ecgs, candidate_labels=LABELS), classifier(ecgs, candidate_labels=LABELS, batch_size=2)):
+    for batched in (
+        classifier(ecgs, candidate_labels=LABELS), classifier(ecgs, candidate_labels=LABELS, batch_size=2)
+    ):
         assert [[e["label"] for e in r] for r in batched] == [[e["label"] for e in r] for r in singles]
         for result, single in zip(batched, singles, strict=True):
             np.testing.assert_allclose([e["score"] for e in result], [e["score"] for e in single], atol=1e-5)
@@ -334,7 +337,8 @@ def test_pipeline_from_a_checkpoint_folder_without_the_package(tmp_path):
 def test_preprocess_reports_what_the_readers_repaired(classifier, tmp_path):
     signal = ecg_signal(5)  # (5000, 12) at 500 Hz
     kept = [name for name in STANDARD_LEADS if name not in ("III", "aVR", "aVL", "aVF", "V3")]
-    header = write_wfdb_record(tmp_path, "seven", signal[:, [STANDARD_LEADS.index(n) for n in kept]], kept, 500, gain=1000)
+    stored = signal[:, [STANDARD_LEADS.index(n) for n in kept]]
+    header = write_wfdb_record(tmp_path, "seven", stored, kept, 500, gain=1000)
     inputs = classifier.preprocess(header, candidate_labels=LABELS)
     presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist(), strict=True))
     assert {name for name, present in presence.items() if not present} == {"V3"}

@@ -20,8 +20,8 @@ try:
     modeling_common, configuration_common = import_common_tests()
 except OSError as error:
     pytest.skip(
-        f"transformers' common tests could not be fetched from its sdist ({error}); run `.ci/run` or any pip-connected "
-        "pytest once to cache them.",
+        f"transformers' common tests could not be fetched from its sdist ({error}); run `.ci/run` or any "
+        "pip-connected pytest once to cache them.",
         allow_module_level=True,
     )
 except ImportError as error:  # the mixins import `parameterized`
@@ -97,7 +97,8 @@ PER_TOWER = (
 ECG_ONLY = "The ECG-only classes read a raw signal: they have no token embeddings to get, set, resize or hook"
 ECG_ONLY_TESTS = (
     "test_model_get_set_embeddings", "test_resize_tokens_embeddings", "test_resize_embeddings_untied",
-    "test_resize_embeddings_untied_no_reinit_on_post_init", "test_enable_input_require_grads_with_gradient_checkpointing",
+    "test_resize_embeddings_untied_no_reinit_on_post_init",
+    "test_enable_input_require_grads_with_gradient_checkpointing",
 )
 
 
@@ -123,7 +124,9 @@ class DBetaTesterMixin(ModelTesterMixin):
 def skip_tests(namespace: dict, reason: str, *tests: str):
     """Skip these mixin tests, and every case of a parameterized one (`test_x_00_...`), for `reason`."""
     for test in tests:
-        cases = [name for name in dir(ModelTesterMixin) if name.startswith(f"{test}_") and name[len(test) + 1].isdigit()]
+        cases = [
+            name for name in dir(ModelTesterMixin) if name.startswith(f"{test}_") and name[len(test) + 1].isdigit()
+        ]
         for name in cases or [test]:
             namespace[name] = unittest.skip(reason)(lambda self: None)
 
@@ -148,7 +151,8 @@ class DBetaECGModelTest(DBetaTesterMixin, unittest.TestCase):
         locals(),
         "As SigLIP's vision model, the ECG tower alone has no objective to train: DBetaForECGClassificationTest and "
         "DBetaModelTest (pretraining) train it",
-        "test_training", "test_training_gradient_checkpointing", "test_training_gradient_checkpointing_use_reentrant_false",
+        "test_training", "test_training_gradient_checkpointing",
+        "test_training_gradient_checkpointing_use_reentrant_false",
         "test_training_gradient_checkpointing_use_reentrant_true",
     )
     skip_tests(locals(), ECG_ONLY, *ECG_ONLY_TESTS)

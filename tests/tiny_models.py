@@ -20,7 +20,9 @@ WORDS = (  # noqa: SIM905 (a word list reads best as one string)
 
 
 def tiny_t5_tokenizer() -> PreTrainedTokenizerFast:
-    """A word-level tokenizer with T5's conventions: <pad>=0, </s>=1, <unk>=2, an <extra_id_0> sentinel, </s> appended."""
+    """
+    A word-level tokenizer with T5's conventions: <pad>=0, </s>=1, <unk>=2, an <extra_id_0> sentinel, </s> appended.
+    """
     specials = ["<pad>", "</s>", "<unk>", "<extra_id_0>"]
     vocab = {token: i for i, token in enumerate(specials + list(dict.fromkeys(WORDS + list(".,;:-()0123456789"))))}
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))

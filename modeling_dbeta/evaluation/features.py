@@ -125,8 +125,8 @@ def extract_ecg_features(
 
     Args:
         model: a `DBetaModel`, `DBetaForPreTraining` or `DBetaECGModel` (any model with D-BETA's
-            `get_ecg_features(ecg_values, lead_mask).pooler_output` works), on the device to run on. It is put in eval mode for the
-            extraction and given back in the mode it was in.
+            `get_ecg_features(ecg_values, lead_mask).pooler_output` works), on the device to run on. It is put in eval
+            mode for the extraction and given back in the mode it was in.
         dataset: rows with an `ecg_column` of (12, 5000) float32 ECGs as the data set builders and the feature
             extractor produce them.
         leads: the leads to keep, e.g. `["I", "II", "V2"]`; the others are zeroed. All 12 when `None`.

@@ -41,8 +41,8 @@ def plot_roc_curves(
 
 def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str | None = None) -> Path:
     """
-    The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from `trainer.state.log_history`,
-    in a single PNG; the ETM accuracy on a second axis.
+    The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from
+    `trainer.state.log_history`, in a single PNG; the ETM accuracy on a second axis.
     """
     entries = [entry for entry in log_history if "loss" in entry and "step" in entry]
     figure = Figure(figsize=(8, 5), layout="constrained")
