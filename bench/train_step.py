@@ -126,7 +126,8 @@ def main():
     parser.add_argument("--compile", action="store_true", help="torch.compile the model first")
     parser.add_argument("--matmul_sizes", type=int, nargs="+", default=None,
                         help="square matmuls timed for the peak; default 1024-3072 on a CPU, 2048-8192 on a GPU")
-    parser.add_argument("--config_overrides", default=None, help="DBetaConfig fields (field=value or JSON); paper if none")
+    parser.add_argument("--config_overrides", default=None,
+                        help="DBetaConfig fields (field=value or JSON); paper if none")
     parser.add_argument("--output", type=Path, default=Path("bench/results/train_step.json"))
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
@@ -159,7 +160,8 @@ def main():
         flops = step_flops(model, batch)
         for precision in precisions:
             seconds = time_calls(
-                lambda: train_step(step_model, optimizer, batch, precision, device), args.steps, device,
+                lambda batch=batch, precision=precision: train_step(step_model, optimizer, batch, precision, device),
+                args.steps, device,
                 warmup=2 if args.compile else 1,
             )
             achieved = flops / seconds / 1e9
@@ -175,7 +177,7 @@ def main():
 
         ecg = batch["ecg_values"]
         for precision in precisions:
-            def extract():
+            def extract(ecg=ecg, precision=precision):
                 with torch.inference_mode(), autocast(precision, device):
                     model.get_ecg_features(ecg)
 
@@ -189,7 +191,8 @@ def main():
     check["ecg_mask_noise"] = torch.rand(4, config.num_ecg_tokens, generator=generator).to(device)
     fp32, bf16 = losses_in(model, check, "fp32", device), losses_in(model, check, "bf16", device)
     results["bf16_vs_fp32_losses"] = {
-        name: {"fp32": fp32[name], "bf16": bf16[name], "relative_difference": abs(bf16[name] - fp32[name]) / abs(fp32[name])}
+        name: {"fp32": fp32[name], "bf16": bf16[name],
+               "relative_difference": abs(bf16[name] - fp32[name]) / abs(fp32[name])}
         for name in fp32
     }
     print_and_save(results, args.output)

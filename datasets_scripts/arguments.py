@@ -21,7 +21,9 @@ class ECGDatasetArguments:
     dataset_config: str | None = field(
         default=None, metadata={"help": "The data set's config, e.g. the PTB-XL task `super_class`."}
     )
-    data_dir: str | None = field(default=None, metadata={"help": "The folder holding the raw data set (docs/DATA.md)."})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "The folder holding the raw data set (docs/DATA.md)."}
+    )
     dataset_kwargs: str | None = field(
         default=None,
         metadata={"help": "Comma-separated builder config fields, e.g. 'num_records=4000,seed=0' or 'storage=int16'."},

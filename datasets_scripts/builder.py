@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import datasets
@@ -118,7 +119,7 @@ def contiguous_shards(records: list, num_shards: int) -> list[list]:
     """`records` cut into at most `num_shards` contiguous, near-equal lists (one empty list when there are none)."""
     num_shards = max(1, min(num_shards, len(records)))
     bounds = np.linspace(0, len(records), num_shards + 1).astype(int)
-    return [records[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    return [records[start:stop] for start, stop in pairwise(bounds)]
 
 
 def require_data_dir(data_dir, builder_name: str, expected: str) -> Path:
@@ -230,7 +231,7 @@ class ECGBuilder(datasets.GeneratorBasedBuilder):
                     skipped[error.reason] += 1
                     logger.debug(f"Skipped a {split} record {describe_record(record)}: {error}")
                     continue
-                except Exception as error:  # never lose a build to one record; counted and logged with the record
+                except Exception as error:  # noqa: BLE001 (one bad record never ends a build: counted and logged with it)
                     skipped["unexpected_error"] += 1
                     logger.warning(f"Skipped a {split} record {describe_record(record)}: {error!r}")
                     continue

@@ -71,7 +71,7 @@ class MERLTaskBuilder(ECGBuilder):
         for split in MERL_SPLIT_NAMES:
             frame, _ = read_merl_split(folder, prefix, split, metadata_columns)
             records = self._split_records(data_dir, frame, tables)
-            for record, labels in zip(records, multi_hot(frame, self.class_names)):
+            for record, labels in zip(records, multi_hot(frame, self.class_names), strict=True):
                 record["labels"] = labels
             records_by_split[split] = records
         return records_by_split

@@ -176,8 +176,8 @@ class MimicIVECG(ECGBuilder):
         subjects = [record["subject_id"] for record in records]
         is_validation = group_split(subjects, self.config.validation_fraction, self.config.seed)
         return {
-            "train": [record for record, held_out in zip(records, is_validation) if not held_out],
-            "validation": [record for record, held_out in zip(records, is_validation) if held_out],
+            "train": [record for record, held_out in zip(records, is_validation, strict=True) if not held_out],
+            "validation": [record for record, held_out in zip(records, is_validation, strict=True) if held_out],
         }
 
     def _build_example(self, record, repairs):

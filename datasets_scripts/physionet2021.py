@@ -126,11 +126,11 @@ class PhysioNet2021(ECGBuilder):
         record_ids = [record["record_id"] for record in records]
         held_out_fraction = self.config.validation_fraction + self.config.test_fraction
         is_held_out = group_split(record_ids, held_out_fraction, self.config.seed)
-        held_out_ids = [record_id for record_id, held_out in zip(record_ids, is_held_out) if held_out]
+        held_out_ids = [record_id for record_id, held_out in zip(record_ids, is_held_out, strict=True) if held_out]
         test_share = self.config.test_fraction / held_out_fraction if held_out_fraction else 0.0
-        is_test = dict(zip(held_out_ids, group_split(held_out_ids, test_share, self.config.seed)))
+        is_test = dict(zip(held_out_ids, group_split(held_out_ids, test_share, self.config.seed), strict=True))
         splits = {"train": [], "validation": [], "test": []}
-        for record, held_out in zip(records, is_held_out):
+        for record, held_out in zip(records, is_held_out, strict=True):
             split = "train" if not held_out else "test" if is_test[record["record_id"]] else "validation"
             splits[split].append(record)
         return splits

@@ -2,6 +2,8 @@
 # Licensed under the Apache License, Version 2.0.
 """PTB-XL with MERL's splits and labels for the superclass, subclass, form and rhythm tasks."""
 
+from typing import ClassVar
+
 import datasets
 
 from modeling_dbeta.recording import clean_text
@@ -22,7 +24,9 @@ class PTBXL(MERLTaskBuilder):
     `ptbxl_database.csv`. The config name (`super_class`, `sub_class`, `form`, `rhythm`) picks the task.
     """
 
-    BUILDER_CONFIGS = [ECGBuilderConfig(name=task, description=f"PTB-XL {task} statements") for task in TASKS]
+    BUILDER_CONFIGS: ClassVar[list[ECGBuilderConfig]] = [
+        ECGBuilderConfig(name=task, description=f"PTB-XL {task} statements") for task in TASKS
+    ]
     DEFAULT_CONFIG_NAME = "super_class"
     VERSION = datasets.Version("1.0.0")
     EXPECTED_LAYOUT = "ptbxl_database.csv and records500/"

@@ -55,7 +55,7 @@ class RawECGRecords(torch.utils.data.Dataset):
         except BadRecord as error:
             logger.warning(f"Skipped {self.builder.name} {self.split} record {index}: {error}")
             return None
-        except Exception as error:  # as the builders: one unforeseen defect of one file never ends the run
+        except Exception as error:  # noqa: BLE001 (as in the builders: one bad file never ends the run)
             logger.warning(f"Skipped {self.builder.name} {self.split} record {index} (unexpected_error): {error!r}")
             return None
 

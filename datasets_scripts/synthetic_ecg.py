@@ -347,7 +347,7 @@ def p_waves(anatomy: Anatomy, qrs: Waves, pr_interval: float) -> Waves:
     """Right then left atrial depolarisation: upright in II, biphasic in V1."""
     p_onset = (qrs.centers - 2.2 * qrs.rise).min() - pr_interval
     frontal = np.array([np.cos(anatomy.p_axis), np.sin(anatomy.p_axis), 0.0])
-    dipoles = anatomy.p_amplitude * np.stack([frontal + [0.0, 0.0, 0.5], frontal + [0.3, 0.0, -0.5]])
+    dipoles = anatomy.p_amplitude * (frontal + np.array([[0.0, 0.0, 0.5], [0.3, 0.0, -0.5]]))  # (2, 3): right, left
     return Waves.symmetric(p_onset + np.array([0.035, 0.065]), [0.016, 0.016], dipoles)
 
 

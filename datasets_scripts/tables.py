@@ -59,7 +59,7 @@ def open_text(path: Path) -> io.TextIOBase:
         raise ValueError(f"{path} is a directory, not a table or text file.")
     with open(path, "rb") as handle:
         magic = handle.read(2)
-    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
+    raw = gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")  # noqa: SIM115 (the caller closes it)
     try:
         head = raw.read(SNIFF_BYTES)
         raw.seek(0)
@@ -165,9 +165,9 @@ def read_table(path: Path, required, optional=()) -> Table:
                 last_row_short = len(fields) < len(header)
                 if len(fields) != len(header):
                     table.problems[len(table.lines)] = "malformed_row"
-                    fields = fields + [""] * (len(header) - len(fields))
+                    fields.extend([""] * (len(header) - len(fields)))
                 table.lines.append(start)
-                for name, position in zip(wanted, positions):
+                for name, position in zip(wanted, positions, strict=True):
                     table.columns[name].append(fields[position])
         except csv.Error as error:  # e.g. an unterminated quote swallowing the rest of the file
             raise ValueError(

@@ -5,8 +5,8 @@ Zero-shot classification (the paper's protocol): score each ECG against one desc
 and macro AUROC and AUPRC, draw the ROC curves.
 
     python evaluation/zero_shot.py --model_name_or_path dbeta-base/ --dataset ptb-xl --dataset_config super_class \
-        --data_dir /data/ptb-xl --output_dir outputs/zero-shot/ptb-xl-super [--leads I,II,V2] [--descriptions my.json] \
-        [--baseline untrained]
+        --data_dir /data/ptb-xl --output_dir outputs/zero-shot/ptb-xl-super [--leads I,II,V2] \
+        [--descriptions my.json] [--baseline untrained]
 
 Writes `zero_shot.json` (results, per-class numbers, the descriptions used, the arguments), `zero_shot.md` and
 `roc_curves.png` (`roc_curves_untrained.png` for the baseline) to `--output_dir`.
@@ -93,8 +93,8 @@ def main(args: list[str] | None = None) -> Path:
             output.scores,
             output.label_names,
             json_path.with_name("roc_curves.png" if weights == PRETRAINED else "roc_curves_untrained.png"),
-            title=f"Zero-shot, {data_args.dataset_name} {zero_shot_args.split}, leads {leads_label(model_args.lead_subset)}, "
-            f"{weights}: macro AUROC {output.metrics['macro_auroc']:.3f}",
+            title=f"Zero-shot, {data_args.dataset_name} {zero_shot_args.split}, "
+            f"leads {leads_label(model_args.lead_subset)}, {weights}: macro AUROC {output.metrics['macro_auroc']:.3f}",
         )
     return json_path
 

@@ -12,6 +12,7 @@ from transformers import (
 from .configuration_dbeta import DBetaConfig
 from .ecg_storage import dequantize_ecg, quantize_ecg
 from .feature_extraction_dbeta import STANDARD_LEADS, DBetaFeatureExtractor, canonical_lead_name, lead_indices
+from .hospital_exports import ExportedECG, read_dicom_ecg, read_ge_xml, read_hospital_ecg
 from .modeling_dbeta import (
     DBetaECGModel,
     DBetaForECGClassification,
@@ -21,7 +22,6 @@ from .modeling_dbeta import (
     apply_lead_mask,
     lead_mask_from_names,
 )
-from .hospital_exports import ExportedECG, read_dicom_ecg, read_ge_xml, read_hospital_ecg
 from .pipeline_dbeta import ECGFeatureExtractionPipeline, ZeroShotECGClassificationPipeline, register_pipelines
 from .processing_dbeta import DBetaProcessor
 from .recording import BadRecord, Recording, prepare_recording
@@ -52,25 +52,20 @@ register_pipelines()
 __version__ = "0.1.0"
 
 __all__ = [
+    "STANDARD_LEADS",
     "BadRecord",
-    "ExportedECG",
-    "Recording",
-    "prepare_recording",
-    "read_dicom_ecg",
-    "read_ge_xml",
-    "read_hospital_ecg",
-    "read_wfdb",
     "DBetaConfig",
-    "DBetaModel",
     "DBetaECGModel",
-    "DBetaForPreTraining",
-    "DBetaForECGClassification",
-    "DBetaPreTrainedModel",
     "DBetaFeatureExtractor",
+    "DBetaForECGClassification",
+    "DBetaForPreTraining",
+    "DBetaModel",
+    "DBetaPreTrainedModel",
     "DBetaProcessor",
     "ECGFeatureExtractionPipeline",
+    "ExportedECG",
+    "Recording",
     "ZeroShotECGClassificationPipeline",
-    "STANDARD_LEADS",
     "apply_lead_mask",
     "canonical_lead_name",
     "dequantize_ecg",
@@ -78,5 +73,10 @@ __all__ = [
     "lead_indices",
     "lead_mask_from_names",
     "normalize_report",
+    "prepare_recording",
     "quantize_ecg",
+    "read_dicom_ecg",
+    "read_ge_xml",
+    "read_hospital_ecg",
+    "read_wfdb",
 ]

@@ -120,7 +120,7 @@ def check_resumable(checkpoint: str | Path, world_size: int = 1) -> Path:
 
 
 def latest_resumable_checkpoint(output_dir: str | Path, world_size: int = 1) -> Path | None:
-    """The complete checkpoint with the highest step in `output_dir` (`None` if there is none); skipped ones are logged."""
+    """The complete checkpoint with the highest step in `output_dir`, or `None`; the skipped ones are logged."""
     folder = Path(output_dir)
     if not folder.is_dir():
         return None

@@ -3,7 +3,7 @@
 """D-BETA model configuration."""
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
@@ -100,7 +100,7 @@ class DBetaConfig(PreTrainedConfig):
     """
 
     model_type = "dbeta"
-    sub_configs_defaults = {
+    sub_configs_defaults: ClassVar[dict[str, SubConfigSpec]] = {
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="t5", init_kwargs=FLAN_T5_BASE_ENCODER),
     }
 
@@ -170,22 +170,29 @@ class DBetaConfig(PreTrainedConfig):
         """Reject sizes that cannot build a model, naming the field to fix."""
         for layer in self.conv_layers:
             if len(layer) != 3 or min(layer) < 1:
-                raise ValueError(f"`conv_layers` entries must be [channels, kernel, stride] of positive ints, got {layer}.")
+                raise ValueError(
+                    f"`conv_layers` entries must be [channels, kernel, stride] of positive ints, got {layer}."
+                )
         for width, heads, prefix in (
             (self.hidden_size, self.num_attention_heads, ""),
             (self.fusion_hidden_size, self.fusion_num_attention_heads, "fusion_"),
             (self.mem_decoder_hidden_size, self.mem_decoder_num_attention_heads, "mem_decoder_"),
         ):
             if width % heads != 0:
-                raise ValueError(f"`{prefix}hidden_size` ({width}) must be a multiple of `{prefix}num_attention_heads` ({heads}).")
+                raise ValueError(
+                    f"`{prefix}hidden_size` ({width}) must be a multiple of `{prefix}num_attention_heads` ({heads})."
+                )
         if not 0.0 <= self.ecg_mask_ratio < 1.0:
             raise ValueError(f"`ecg_mask_ratio` must be in [0, 1), got {self.ecg_mask_ratio}.")
         if not -1 <= self.mem_decoder_fusion_layer <= self.fusion_num_hidden_layers:
             raise ValueError(
-                f"`mem_decoder_fusion_layer` must be in [-1, {self.fusion_num_hidden_layers}], got {self.mem_decoder_fusion_layer}."
+                f"`mem_decoder_fusion_layer` must be in [-1, {self.fusion_num_hidden_layers}], "
+                f"got {self.mem_decoder_fusion_layer}."
             )
         if self.num_ecg_tokens < 1:
-            raise ValueError(f"`num_samples` ({self.num_samples}) is too short for the convolutional stack {self.conv_layers}.")
+            raise ValueError(
+                f"`num_samples` ({self.num_samples}) is too short for the convolutional stack {self.conv_layers}."
+            )
         for name in ("mlm_loss_weight", "mem_loss_weight", "etm_loss_weight", "ets_loss_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"`{name}` must be >= 0 (0 switches the loss off).")
@@ -204,4 +211,4 @@ class DBetaConfig(PreTrainedConfig):
         return length
 
 
-__all__ = ["DBetaConfig", "FLAN_T5_BASE_ENCODER"]
+__all__ = ["FLAN_T5_BASE_ENCODER", "DBetaConfig"]

@@ -42,9 +42,11 @@ ATTENTION = {"attention": "self_attention", "crossattention": "cross_attention"}
 # (pattern, replacement) on the authors' names, first match wins; `None` drops a tensor that has no counterpart.
 KEY_RULES = [
     (r"^class_embedding$", r"dbeta.ecg_model.embeddings.class_embedding"),
-    (r"^ecg_encoder\.mask_emb$", None),  # wav2vec 2.0 span-mask embedding, unused by D-BETA (their loader drops it too)
+    # wav2vec 2.0's span-mask embedding, unused by D-BETA (their loader drops it too)
+    (r"^ecg_encoder\.mask_emb$", None),
     (r"^ecg_encoder\.feature_extractor\.conv_layers\.(\d+)\.0\.", r"dbeta.ecg_model.embeddings.conv_layers.\1.conv."),
-    (r"^ecg_encoder\.feature_extractor\.conv_layers\.(\d+)\.2\.(1\.)?", r"dbeta.ecg_model.embeddings.conv_layers.\1.norm."),
+    (r"^ecg_encoder\.feature_extractor\.conv_layers\.(\d+)\.2\.(1\.)?",
+     r"dbeta.ecg_model.embeddings.conv_layers.\1.norm."),
     (r"^ecg_encoder\.layer_norm\.", r"dbeta.ecg_model.embeddings.layer_norm."),
     (r"^ecg_encoder\.post_extract_proj\.", r"dbeta.ecg_model.embeddings.projection."),
     (r"^ecg_encoder\.conv_pos\.pos_conv\.0\.(weight_g|parametrizations\.weight\.original0)$",
@@ -54,7 +56,8 @@ KEY_RULES = [
     (r"^ecg_encoder\.conv_pos\.pos_conv\.0\.bias$", r"dbeta.ecg_model.embeddings.position_embedding.conv.bias"),
     (r"^ecg_encoder\.encoder\.layer_norm\.", r"dbeta.ecg_model.layer_norm."),
     (r"^ecg_encoder\.encoder\.layers\.(\d+)\.(fc[12])\.", r"dbeta.ecg_model.layers.\1.feed_forward.\2."),
-    (r"^ecg_encoder\.encoder\.layers\.(\d+)\.(self_attn|self_attn_layer_norm|final_layer_norm)\.", r"dbeta.ecg_model.layers.\1.\2."),
+    (r"^ecg_encoder\.encoder\.layers\.(\d+)\.(self_attn|self_attn_layer_norm|final_layer_norm)\.",
+     r"dbeta.ecg_model.layers.\1.\2."),
     (r"^language_encoder\.", r"dbeta.text_model."),
     (r"^multi_modal_language_proj\.", r"dbeta.text_projection."),
     (r"^multi_modal_ecg_proj\.", r"dbeta.ecg_model.projection."),
@@ -65,8 +68,10 @@ KEY_RULES = [
      lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.{ATTENTION[m[3]]}.attention.out_proj."),
     (r"^multi_modal_(language|ecg)_layers\.(\d+)\.(attention|crossattention)\.output\.LayerNorm\.",
      lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.{ATTENTION[m[3]]}.layer_norm."),
-    (r"^multi_modal_(language|ecg)_layers\.(\d+)\.intermediate\.dense\.", lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.fc1."),
-    (r"^multi_modal_(language|ecg)_layers\.(\d+)\.output\.dense\.", lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.fc2."),
+    (r"^multi_modal_(language|ecg)_layers\.(\d+)\.intermediate\.dense\.",
+     lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.fc1."),
+    (r"^multi_modal_(language|ecg)_layers\.(\d+)\.output\.dense\.",
+     lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.fc2."),
     (r"^multi_modal_(language|ecg)_layers\.(\d+)\.output\.LayerNorm\.",
      lambda m: f"dbeta.fusion.{MODALITY[m[1]]}_layers.{m[2]}.final_layer_norm."),
     (r"^multi_modal_(language|ecg)_pooler\.", lambda m: f"dbeta.fused_{MODALITY[m[1]]}_pooler."),
@@ -118,8 +123,8 @@ def convert_config(original: dict, text_config) -> DBetaConfig:
         raise ValueError("encoder_layerdrop > 0 is not supported; D-BETA trains without LayerDrop.")
     if original.get("vocab_size", text_config.vocab_size) != text_config.vocab_size:
         raise ValueError(
-            f"The authors' vocab_size ({original['vocab_size']}) differs from the text config's ({text_config.vocab_size}): "
-            "pass the text encoder's config with --text_config_path."
+            f"The authors' vocab_size ({original['vocab_size']}) differs from the text config's "
+            f"({text_config.vocab_size}): pass the text encoder's config with --text_config_path."
         )
     mapped = {
         "encoder_layers": "num_hidden_layers",
@@ -144,12 +149,16 @@ def convert_config(original: dict, text_config) -> DBetaConfig:
         "mem_decoder_num_heads": "mem_decoder_num_attention_heads",
         "norm_pix_loss": "mem_norm_target",
     }
-    unknown = set(original) - set(mapped) - IGNORED_CONFIG_FIELDS - {"conv_feature_layers", "extractor_mode", "drop_rate", "layer_norm_first", "encoder_layerdrop"}
+    handled = {"conv_feature_layers", "extractor_mode", "drop_rate", "layer_norm_first", "encoder_layerdrop"}
+    unknown = set(original) - set(mapped) - IGNORED_CONFIG_FIELDS - handled
     if unknown:
-        raise ValueError(f"Unknown fields in the authors' config: {sorted(unknown)}. Extend convert_config to map them.")
+        raise ValueError(
+            f"Unknown fields in the authors' config: {sorted(unknown)}. Extend convert_config to map them."
+        )
     kwargs = {ours: original[theirs] for theirs, ours in mapped.items() if theirs in original}
     kwargs["conv_layers"] = parse_conv_layers(original.get("conv_feature_layers", "[(256, 2, 2)] * 4"))
-    kwargs["feat_extract_norm"] = {"default": "group", "layer_norm": "layer"}[original.get("extractor_mode", "default")]
+    extractor_mode = original.get("extractor_mode", "default")
+    kwargs["feat_extract_norm"] = {"default": "group", "layer_norm": "layer"}[extractor_mode]
     drop_rate = original.get("drop_rate", 0.1)
     fusion_width = kwargs.get("fusion_hidden_size", 768)
     decoder_width = kwargs.get("mem_decoder_hidden_size", 384)
@@ -175,8 +184,8 @@ def load_original_state_dict(checkpoint_path: str | Path) -> dict[str, torch.Ten
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
     except Exception as error:  # the unpickler names the offending global; say what to do about it
         raise ValueError(
-            f"{checkpoint_path} holds objects other than tensors and plain containers, which are not loaded for safety "
-            f"({error}). Save its state dict with safetensors in a trusted environment and convert that file."
+            f"{checkpoint_path} holds objects other than tensors and plain containers, which are not loaded for "
+            f"safety ({error}). Save its state dict with safetensors in a trusted environment and convert that file."
         ) from error
     state_dict = checkpoint.get("model", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
@@ -191,7 +200,7 @@ def convert_state_dict(original: dict[str, torch.Tensor], config: DBetaConfig) -
         packed = PACKED_ATTENTION.match(name)
         if packed:
             layer, kind = packed.groups()
-            for projection, chunk in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0)):
+            for projection, chunk in zip(("q_proj", "k_proj", "v_proj"), tensor.chunk(3, dim=0), strict=True):
                 converted[f"mem_decoder.layers.{layer}.self_attn.{projection}.{kind}"] = chunk.clone()
             continue
         for pattern, replacement in KEY_RULES:
@@ -208,7 +217,9 @@ def convert_state_dict(original: dict[str, torch.Tensor], config: DBetaConfig) -
     if positions is not None:
         expected = sinusoidal_positions(positions.shape[1], positions.shape[2], positions.device)
         if not torch.allclose(positions[0], expected, atol=1e-5):
-            raise ValueError("The checkpoint's MEM positional table is not the standard sinusoid our decoder computes.")
+            raise ValueError(
+                "The checkpoint's MEM positional table is not the standard sinusoid our decoder computes."
+            )
     return converted
 
 
@@ -238,9 +249,13 @@ def convert_checkpoint(checkpoint_path, config_path, text_config_path=None) -> D
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint_path", required=True, help="authors' .pt (key 'model') or a .safetensors state dict")
+    parser.add_argument(
+        "--checkpoint_path", required=True, help="authors' .pt (key 'model') or a .safetensors state dict"
+    )
     parser.add_argument("--config_path", required=True, help="authors' configs/config.json")
-    parser.add_argument("--text_config_path", help="config.json (or folder / Hub id) of the text encoder; default flan-t5-base's")
+    parser.add_argument(
+        "--text_config_path", help="config.json (or folder / Hub id) of the text encoder; default flan-t5-base's"
+    )
     parser.add_argument("--pytorch_dump_folder_path", required=True, help="where to write the converted model")
     parser.add_argument("--tokenizer_name_or_path", help="also save a DBetaProcessor with this tokenizer")
     args = parser.parse_args(argv)

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import torch
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
-
 from transformers.utils import logging
 
 from .ecg_storage import dequantize_ecg, require_finite_ecg
@@ -109,14 +108,16 @@ class DataCollatorForDBetaPretraining:
             return self.collate(examples)
 
     def collate(self, examples: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        ecg = torch.from_numpy(np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples]))
+        ecg = torch.from_numpy(
+            np.stack([dequantize_ecg(example["ecg"], example.get("ecg_scale")) for example in examples])
+        )
         require_finite_ecg(ecg, f"A batch of {len(examples)} pretraining ECGs")
         if self.training and self.lead_mask_probability > 0:
             ecg = ecg * random_lead_mask(ecg.shape[0], ecg.shape[1], self.lead_mask_probability).unsqueeze(-1)
 
         reports, is_aligned = self.swap_in_negatives([example["report"] for example in examples])
         encoded = self.tokenizer(reports, truncation=True, max_length=self.max_length, return_special_tokens_mask=True)
-        features = [dict(zip(encoded.keys(), values)) for values in zip(*encoded.values())]
+        features = [dict(zip(encoded.keys(), values, strict=True)) for values in zip(*encoded.values(), strict=True)]
         text = self._mlm_collator(features)
         batch = {
             "ecg_values": ecg,
@@ -141,8 +142,10 @@ class DataCollatorForDBetaPretraining:
             rng = np.random.default_rng(int(torch.randint(2**62, ())))
             # Training reports must all be indexed (a mismatch means the index is another corpus's: an error);
             # evaluation reports may be absent from an index built on the training split.
-            negatives = self.n3s_index.sample_negatives([reports[i] for i in chosen], rng, missing_ok=not self.training)
-            for position, (index, negative) in enumerate(zip(chosen, negatives)):
+            negatives = self.n3s_index.sample_negatives(
+                [reports[i] for i in chosen], rng, missing_ok=not self.training
+            )
+            for position, (index, negative) in enumerate(zip(chosen, negatives, strict=True)):
                 if negative is None:
                     negatives[position] = self.other_report_in_batch(reports, index)
                     self.n3s_fallbacks += 1
@@ -153,7 +156,7 @@ class DataCollatorForDBetaPretraining:
                         )
         else:
             negatives = [self.other_report_in_batch(reports, i) for i in chosen]
-        for position, negative in zip(chosen, negatives):
+        for position, negative in zip(chosen, negatives, strict=True):
             if negative is not None:
                 reports[position] = negative
                 is_aligned[position] = 0.0
@@ -166,4 +169,4 @@ class DataCollatorForDBetaPretraining:
         return reports[different[int(torch.randint(len(different), ()))]] if different else None
 
 
-__all__ = ["DataCollatorForDBetaPretraining", "T5_MASK_TOKEN", "random_lead_mask"]
+__all__ = ["T5_MASK_TOKEN", "DataCollatorForDBetaPretraining", "random_lead_mask"]

@@ -35,8 +35,8 @@ def plot_ecg_paper(
     """
     `ecg` `(leads, samples)` in mV, its channels named by `lead_names` (the 12 standard leads in any order), as an
     ECG printout at true scale (one figure inch is 25.4 mm of paper at `dpi`). Leads in `lead_notes` ({lead: note},
-    e.g. {"V3": "absent"} for a lead not recorded, "masked" for one left out) are drawn grey, their note in the label. Returns a matplotlib `Figure` (not attached to pyplot, so a server
-    can draw from several threads).
+    e.g. {"V3": "absent"} for a lead not recorded, "masked" for one left out) are drawn grey, their note in the label.
+    Returns a matplotlib `Figure` (not attached to pyplot, so a server can draw from several threads).
     """
     ecg = np.asarray(ecg, dtype=np.float64)
     lead_notes = lead_notes or {}
@@ -78,11 +78,13 @@ def plot_ecg_paper(
             line_label = f"{name} (rhythm)" if len(segments) == 1 else name
             colour = TRACE_COLOUR if note is None else NOTED_COLOUR
             axes.plot(time[window], baseline + leads[name][window], color=colour, linewidth=0.7, label=line_label)
-            axes.text(start + 0.05, baseline + 0.8, name if note is None else f"{name} ({note})", fontsize=9, color=colour)
+            caption = name if note is None else f"{name} ({note})"
+            axes.text(start + 0.05, baseline + 0.8, caption, fontsize=9, color=colour)
             if start > 0:  # the column break, as printed
                 axes.plot([start, start], [baseline - 0.3, baseline + 0.3], color=TRACE_COLOUR, linewidth=0.8)
     bottom = -num_rows * ROW_HEIGHT_MV + 0.2
-    axes.text(duration - 0.05, bottom, f"{PAPER_SPEED_MM_PER_S:g} mm/s  {GAIN_MM_PER_MV:g} mm/mV", ha="right", fontsize=8)
+    scale = f"{PAPER_SPEED_MM_PER_S:g} mm/s  {GAIN_MM_PER_MV:g} mm/mV"
+    axes.text(duration - 0.05, bottom, scale, ha="right", fontsize=8)
     if title:
         axes.text(-MARGIN_SECONDS + 0.1, bottom, title, fontsize=8)
     return figure

@@ -67,7 +67,9 @@ class ClassifierForExport(nn.Module):
 
 
 def load_for_export(model_name_or_path) -> dict[str, tuple[nn.Module, str]]:
-    """{file name: (graph module in eval mode, output name)} for the checkpoint: the encoder, and the classifier if any."""
+    """
+    {file name: (graph module in eval mode, output name)} for the checkpoint: the encoder, and the classifier if any.
+    """
     config = DBetaConfig.from_pretrained(model_name_or_path)
     if DBetaForECGClassification.__name__ in (config.architectures or []):
         classifier = DBetaForECGClassification.from_pretrained(model_name_or_path).eval()
@@ -76,7 +78,8 @@ def load_for_export(model_name_or_path) -> dict[str, tuple[nn.Module, str]]:
             CLASSIFIER_FILE: (ClassifierForExport(classifier).eval(), "logits"),
         }
     # Any other D-BETA checkpoint (pretraining, base model, ECG tower): its ECG tower, the text side left unloaded.
-    return {ENCODER_FILE: (ECGEncoderForExport(DBetaECGModel.from_pretrained(model_name_or_path)).eval(), "ecg_features")}
+    encoder = ECGEncoderForExport(DBetaECGModel.from_pretrained(model_name_or_path)).eval()
+    return {ENCODER_FILE: (encoder, "ecg_features")}
 
 
 def input_metadata(config: DBetaConfig, feature_extractor: DBetaFeatureExtractor) -> dict[str, str]:
@@ -110,7 +113,9 @@ def export_graph(module: nn.Module, example: torch.Tensor, path: Path, output_na
     return path
 
 
-def max_onnx_difference(path: Path, module: nn.Module, example: torch.Tensor, batch_sizes=(1, 3), seed: int = 0) -> float:
+def max_onnx_difference(
+    path: Path, module: nn.Module, example: torch.Tensor, batch_sizes=(1, 3), seed: int = 0
+) -> float:
     """
     Largest absolute difference between onnxruntime's and PyTorch's outputs on random ECG batches shaped as
     `example` (leads, samples), of these sizes.
@@ -124,7 +129,9 @@ def max_onnx_difference(path: Path, module: nn.Module, example: torch.Tensor, ba
             expected = module(ecg_values).numpy()
         (actual,) = session.run(None, {INPUT_NAME: ecg_values.numpy()})
         if actual.shape != expected.shape:
-            raise RuntimeError(f"{path}: onnxruntime gave shape {actual.shape} for batch {batch_size}, PyTorch {expected.shape}.")
+            raise RuntimeError(
+                f"{path}: onnxruntime gave shape {actual.shape} for batch {batch_size}, PyTorch {expected.shape}."
+            )
         largest = max(largest, float(np.abs(actual - expected).max()))
     return largest
 
@@ -145,13 +152,17 @@ def export_checkpoint(model_name_or_path, output_dir, tolerance: float = DEFAULT
         path = export_graph(module, example, output_dir / file_name, output_name, metadata)
         difference = max_onnx_difference(path, module, example)
         if difference > tolerance:
-            raise RuntimeError(f"{path}: onnxruntime differs from PyTorch by {difference:.3g} (more than {tolerance:g}).")
+            raise RuntimeError(
+                f"{path}: onnxruntime differs from PyTorch by {difference:.3g} (more than {tolerance:g})."
+            )
         results[file_name] = {"path": str(path), "max_abs_difference": difference}
     return results
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model_name_or_path", required=True, help="A D-BETA checkpoint folder or Hub id.")
     parser.add_argument("--output_dir", required=True, help=f"Where {ENCODER_FILE} (and {CLASSIFIER_FILE}) go.")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,

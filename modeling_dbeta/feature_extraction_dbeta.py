@@ -3,6 +3,7 @@
 """Feature extractor turning raw ECG recordings into D-BETA's `ecg_values` (batch, 12, 5000) float32."""
 
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -96,7 +97,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             the check off, e.g. for signals in other units with `do_normalize=True`.
     """
 
-    model_input_names = ["ecg_values"]
+    model_input_names: ClassVar[list[str]] = ["ecg_values"]
 
     def __init__(
         self,
@@ -226,7 +227,9 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             return_lead_mask (`bool`): also return `lead_mask` (batch, 12), 1 where the lead had data.
         """
         recordings = self._as_recordings(ecg)
-        rates = self._per_recording(sampling_rate if sampling_rate is not None else self.sampling_rate, len(recordings))
+        rates = self._per_recording(
+            sampling_rate if sampling_rate is not None else self.sampling_rate, len(recordings)
+        )
         if lead_names is None or isinstance(lead_names[0], str):
             names = [lead_names] * len(recordings)
         else:
@@ -234,7 +237,7 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
             if len(names) != len(recordings):
                 raise ValueError(f"Got {len(names)} lists of lead names for {len(recordings)} recordings.")
 
-        processed = [self.preprocess_recording(r, s, n) for r, s, n in zip(recordings, rates, names)]
+        processed = [self.preprocess_recording(r, s, n) for r, s, n in zip(recordings, rates, names, strict=True)]
         data = {"ecg_values": np.stack([values for values, _ in processed])}
         if return_lead_mask:
             data["lead_mask"] = np.stack([present for _, present in processed]).astype(np.int64)
@@ -267,4 +270,4 @@ class DBetaFeatureExtractor(SequenceFeatureExtractor):
         return value
 
 
-__all__ = ["DBetaFeatureExtractor", "STANDARD_LEADS", "canonical_lead_name", "lead_indices"]
+__all__ = ["STANDARD_LEADS", "DBetaFeatureExtractor", "canonical_lead_name", "lead_indices"]

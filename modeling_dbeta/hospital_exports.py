@@ -67,7 +67,7 @@ def read_dicom_ecg(path: str | Path) -> Recording:
     require_readable_file(path, "DICOM")
     try:
         dataset = pydicom.dcmread(path)
-    except Exception as error:  # pydicom raises InvalidDicomError, OSError, EOFError, struct.error, ...
+    except Exception as error:  # noqa: BLE001 (pydicom raises InvalidDicomError, OSError, EOFError, struct.error...)
         raise BadRecord(
             "unreadable_file", f"{path} is not a readable DICOM file ({error}); it may be truncated: export it again"
         ) from None
@@ -88,7 +88,7 @@ def read_dicom_ecg(path: str | Path) -> Recording:
         meanings = [PARENTHESISED.sub("", ch.ChannelSourceSequence[0].CodeMeaning).strip() for ch in channels]
         units = [channel.ChannelSensitivityUnitsSequence[0].CodeValue for channel in channels]
         sampling_rate = float(group.SamplingFrequency)
-    except Exception as error:  # a missing or malformed element of the waveform module
+    except Exception as error:  # noqa: BLE001 (a missing or malformed element of the waveform module, any type)
         raise BadRecord(
             "unreadable_file", f"{path}: the waveform module is incomplete or malformed ({error!r}); export it again"
         ) from None

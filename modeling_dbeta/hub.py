@@ -28,6 +28,7 @@ from .evaluation.models import UNTRAINED, read_checkpoint_config
 from .evaluation.results import PRETRAINED, EvaluationResult, results_table
 from .feature_extraction_dbeta import STANDARD_LEADS
 
+
 DEFAULT_TRAINING_DATA = (
     "MIMIC-IV-ECG v1.0: about 780 k 12-lead ECGs (10 s at 500 Hz) from 161 k patients, each paired with its "
     "machine-generated report (the `report_0` .. `report_17` statements of `machine_measurements.csv`, joined in "

@@ -38,7 +38,9 @@ def ecg_patch_targets(
     return patches.reshape(batch_size, num_tokens, num_leads * patch_size)
 
 
-def masked_ecg_modeling_loss(predictions: torch.Tensor, targets: torch.Tensor, token_mask: torch.Tensor) -> torch.Tensor:
+def masked_ecg_modeling_loss(
+    predictions: torch.Tensor, targets: torch.Tensor, token_mask: torch.Tensor
+) -> torch.Tensor:
     """Mean squared error per token, averaged over the tokens where `token_mask` is 1 (the removed ones); 0 if none."""
     per_token = (predictions.float() - targets).pow(2).mean(dim=-1)
     weight = token_mask.to(per_token.dtype)
@@ -65,7 +67,7 @@ def gather_with_grad(features: torch.Tensor) -> tuple[torch.Tensor, int]:
     padded = F.pad(features, (0, 0, 0, max(sizes) - features.shape[0]))
     gathered = dist_fn.all_gather(padded)
     rank = dist.get_rank()
-    return torch.cat([part[:size] for part, size in zip(gathered, sizes)]), sum(sizes[:rank])
+    return torch.cat([part[:size] for part, size in zip(gathered, sizes, strict=True)]), sum(sizes[:rank])
 
 
 def ecg_text_sigmoid_loss(

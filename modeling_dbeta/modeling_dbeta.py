@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -354,7 +355,8 @@ def check_ecg_values(ecg_values: torch.Tensor, num_leads: int) -> None:
         bad_rows = (~torch.isfinite(ecg_values)).flatten(1).any(dim=1).nonzero().flatten().tolist()
         raise ValueError(
             f"`ecg_values` holds NaN or infinite samples (batch rows {bad_rows}): the model cannot read them. "
-            "Prepare recordings with DBetaFeatureExtractor, which interpolates non-finite samples, or drop those records."
+            "Prepare recordings with DBetaFeatureExtractor, which interpolates non-finite samples, or drop those "
+            "records."
         )
 
 
@@ -375,7 +377,7 @@ class DBetaECGEmbeddings(nn.Module):
     def random_masking(
         self, tokens: torch.Tensor, mask_ratio: float, noise: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Keep the `int(T * (1 - ratio))` tokens with the smallest noise (MAE); return them, the mask and the restore ids."""
+        """Keep the `int(T * (1 - ratio))` lowest-noise tokens (MAE); return them, the mask and the restore ids."""
         batch_size, num_tokens, dim = tokens.shape
         if noise is None:
             noise = torch.rand(batch_size, num_tokens, device=tokens.device)
@@ -430,7 +432,9 @@ class DBetaECGEncoderLayer(GradientCheckpointingLayer):
 
     def __init__(self, config: DBetaConfig):
         super().__init__()
-        self.self_attn = DBetaAttention(config, config.hidden_size, config.num_attention_heads, config.attention_dropout)
+        self.self_attn = DBetaAttention(
+            config, config.hidden_size, config.num_attention_heads, config.attention_dropout
+        )
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.self_attn_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.feed_forward = DBetaECGFeedForward(config)
@@ -458,7 +462,9 @@ class DBetaFusionAttention(nn.Module):
         self.dropout = nn.Dropout(config.fusion_hidden_dropout)
         self.layer_norm = nn.LayerNorm(config.fusion_hidden_size, eps=config.fusion_layer_norm_eps)
 
-    def forward(self, hidden_states, key_value_states=None, attention_mask=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, hidden_states, key_value_states=None, attention_mask=None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         attended, weights = self.attention(hidden_states, key_value_states, attention_mask)
         return self.layer_norm(hidden_states + self.dropout(attended)), weights
 
@@ -513,7 +519,7 @@ class DBetaCoAttentionFusion(nn.Module):
         all_text = [text_states] if output_hidden_states else None
         all_ecg = [ecg_states] if keep_all_ecg else None
         attentions = {name: [] for name in ("text", "ecg", "text_cross", "ecg_cross")} if output_attentions else None
-        for text_layer, ecg_layer in zip(self.text_layers, self.ecg_layers):
+        for text_layer, ecg_layer in zip(self.text_layers, self.ecg_layers, strict=True):
             (text_states, text_self, text_cross), (ecg_states, ecg_self, ecg_cross) = (
                 text_layer(text_states, ecg_states, self_attention_mask=text_self_mask),
                 ecg_layer(ecg_states, text_states, cross_attention_mask=ecg_cross_mask),
@@ -523,9 +529,11 @@ class DBetaCoAttentionFusion(nn.Module):
             if keep_all_ecg:
                 all_ecg.append(ecg_states)
             if output_attentions:
-                for name, weights in zip(attentions, (text_self, ecg_self, text_cross, ecg_cross)):
+                for name, weights in zip(attentions, (text_self, ecg_self, text_cross, ecg_cross), strict=True):
                     attentions[name].append(weights)
-        collected = {} if attentions is None else {f"{name}_attentions": tuple(values) for name, values in attentions.items()}
+        collected = (
+            {} if attentions is None else {f"{name}_attentions": tuple(values) for name, values in attentions.items()}
+        )
         return DBetaFusionOutput(
             text_last_hidden_state=text_states,
             ecg_last_hidden_state=ecg_states,
@@ -597,7 +605,9 @@ class DBetaMEMDecoder(nn.Module):
         width = config.mem_decoder_hidden_size
         self.embed = nn.Linear(config.fusion_hidden_size, width)
         self.mask_token = nn.Parameter(torch.empty(1, 1, width))
-        self.layers = nn.ModuleList([DBetaMEMDecoderLayer(config) for _ in range(config.mem_decoder_num_hidden_layers)])
+        self.layers = nn.ModuleList(
+            [DBetaMEMDecoderLayer(config) for _ in range(config.mem_decoder_num_hidden_layers)]
+        )
         self.layer_norm = nn.LayerNorm(width)
         self.predictor = nn.Linear(width, config.num_leads * config.patch_size)
 
@@ -632,7 +642,8 @@ def text_encoder_class(text_config):
 
 def text_encoder_kwargs(model_class) -> dict:
     """BERT-like encoders build a pooler D-BETA never uses (it pools itself): leave it out."""
-    return {"add_pooling_layer": False} if "add_pooling_layer" in inspect.signature(model_class.__init__).parameters else {}
+    parameters = inspect.signature(model_class.__init__).parameters
+    return {"add_pooling_layer": False} if "add_pooling_layer" in parameters else {}
 
 
 def damaged_checkpoint_message(location, problem: str) -> str:
@@ -662,7 +673,7 @@ class DBetaPreTrainedModel(PreTrainedModel):
     main_input_name = "ecg_values"
     input_modalities = ("ecg", "text")
     supports_gradient_checkpointing = True
-    _no_split_modules = ["DBetaECGEncoderLayer", "DBetaFusionLayer", "DBetaMEMDecoderLayer"]
+    _no_split_modules: ClassVar[list[str]] = ["DBetaECGEncoderLayer", "DBetaFusionLayer", "DBetaMEMDecoderLayer"]
     _supports_sdpa = True
     _supports_attention_backend = True
     # Our losses are batch means, not sums to be divided by a token count: Trainer scales them for accumulation.
@@ -729,7 +740,9 @@ class DBetaPreTrainedModel(PreTrainedModel):
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     @classmethod
-    def from_text_pretrained(cls, text_model_name_or_path: str, text_model_kwargs: dict | None = None, **config_kwargs):
+    def from_text_pretrained(
+        cls, text_model_name_or_path: str, text_model_kwargs: dict | None = None, **config_kwargs
+    ):
         """
         A new D-BETA (random ECG tower, fusion and heads) around a pretrained text encoder, e.g.
         `DBetaForPreTraining.from_text_pretrained("google/flan-t5-base")`: how a pretraining run starts.
@@ -755,7 +768,10 @@ class DBetaECGTower(DBetaPreTrainedModel):
     """
 
     input_modalities = ("ecg",)
-    _can_record_outputs = {"hidden_states": DBetaECGEncoderLayer, "attentions": OutputRecorder(DBetaAttention, index=1)}
+    _can_record_outputs: ClassVar[dict] = {
+        "hidden_states": DBetaECGEncoderLayer,
+        "attentions": OutputRecorder(DBetaAttention, index=1),
+    }
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -799,7 +815,7 @@ class DBetaECGModel(DBetaPreTrainedModel):
     auto_base_model = "DBetaECGModel"
     # One rule for every D-BETA checkpoint ("dbeta.ecg_model..." in a pretraining or classification one, "ecg_model..."
     # in a base one): whatever is not the ECG tower's.
-    _keys_to_ignore_on_load_unexpected = [r"^(?!(dbeta\.)?ecg_model\.)"]
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [r"^(?!(dbeta\.)?ecg_model\.)"]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -818,7 +834,8 @@ class DBetaECGModel(DBetaPreTrainedModel):
         self, ecg_values: torch.Tensor, lead_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
     ) -> DBetaECGModelOutput:
         r"""
-        ecg_values (`torch.FloatTensor` of shape `(batch_size, num_leads, num_samples)`): see [`DBetaFeatureExtractor`].
+        ecg_values (`torch.FloatTensor` of shape `(batch_size, num_leads, num_samples)`):
+            See [`DBetaFeatureExtractor`].
         lead_mask (`torch.Tensor` of shape `(num_leads,)` or `(batch_size, num_leads)`, *optional*): 0 zeroes a lead.
         """
         reject_unknown_kwargs(kwargs, f"{type(self).__name__}.forward")
@@ -827,7 +844,9 @@ class DBetaECGModel(DBetaPreTrainedModel):
 
 class DBetaModel(DBetaPreTrainedModel):
     # Loaded from a pretraining checkpoint, the heads' weights are expected leftovers.
-    _keys_to_ignore_on_load_unexpected = [r"^(mlm_head|mem_decoder|etm_head|logit_scale|logit_bias)\b"]
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str]] = [
+        r"^(mlm_head|mem_decoder|etm_head|logit_scale|logit_bias)\b"
+    ]
 
     def __init__(self, config: DBetaConfig):
         super().__init__(config)
@@ -866,9 +885,13 @@ class DBetaModel(DBetaPreTrainedModel):
             self.text_model.get_input_embeddings().requires_grad_(False)
         if num_layers == 0:
             return
-        # `modules()` is pre-order, so the encoder's own list comes before any list inside a layer (T5 blocks hold one).
+        # `modules()` is pre-order: the encoder's own list comes before any list inside a layer (T5 blocks hold one).
         layers = next(
-            (module for module in self.text_model.modules() if isinstance(module, nn.ModuleList) and len(module) == depth),
+            (
+                module
+                for module in self.text_model.modules()
+                if isinstance(module, nn.ModuleList) and len(module) == depth
+            ),
             None,
         )
         if layers is None:
@@ -895,8 +918,10 @@ class DBetaModel(DBetaPreTrainedModel):
     def get_text_features(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs: Unpack[TransformersKwargs]
     ) -> BaseModelOutputWithPooling:
-        r"""The unimodal text features, pooled in `pooler_output` `(batch_size, fusion_hidden_size)`; the text encoder's
-        output (`last_hidden_state`, `hidden_states`, `attentions`) as it gave it."""
+        r"""
+        The unimodal text features, pooled in `pooler_output` `(batch_size, fusion_hidden_size)`; the text encoder's
+        output (`last_hidden_state`, `hidden_states`, `attentions`) as it gave it.
+        """
         reject_unknown_kwargs(kwargs, f"{type(self).__name__}.get_text_features")
         text_output = self.text_model(input_ids=input_ids, attention_mask=attention_mask, return_dict=True, **kwargs)
         pooled = self.text_pooler(self.text_projection(text_output.last_hidden_state), attention_mask)
@@ -989,8 +1014,10 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         self.post_init()
 
     def get_output_embeddings(self) -> nn.Linear:
-        """The MLM head's vocabulary projection, resized with the text embeddings by `resize_token_embeddings`. It reads
-        `fusion_hidden_size` features, so it is not tied to the text encoder's input embeddings (as in the paper)."""
+        """
+        The MLM head's vocabulary projection, resized with the text embeddings by `resize_token_embeddings`. It reads
+        `fusion_hidden_size` features, so it is not tied to the text encoder's input embeddings (as in the paper).
+        """
         return self.mlm_head.decoder
 
     def set_output_embeddings(self, new_embeddings: nn.Linear):
@@ -1014,7 +1041,9 @@ class DBetaForPreTraining(DBetaPreTrainedModel):
         """See [`DBetaModel.get_text_features`]."""
         return self.dbeta.get_text_features(input_ids, attention_mask, return_dict=True, **kwargs)
 
-    def mlm_logits_and_loss(self, text_states: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def mlm_logits_and_loss(
+        self, text_states: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """
         The MLM predictions and loss. In eager mode the vocabulary projection, the head's dominant cost, runs only
         where there is a target (as FLAVA): a quarter of the tokens or less. That selection has a data-dependent size,
@@ -1201,11 +1230,11 @@ class DBetaForECGClassification(DBetaPreTrainedModel):
 
 
 __all__ = [
-    "DBetaPreTrainedModel",
-    "DBetaModel",
     "DBetaECGModel",
-    "DBetaForPreTraining",
     "DBetaForECGClassification",
+    "DBetaForPreTraining",
+    "DBetaModel",
+    "DBetaPreTrainedModel",
     "apply_lead_mask",
     "lead_mask_from_names",
 ]

@@ -291,7 +291,10 @@ class N3SIndex:
         ids = self.report_ids(reports, missing_ok=missing_ok)
         picks = rng.integers(self.candidate_table.shape[1], size=len(ids))
         negatives = self.candidate_table[np.maximum(ids, 0), picks]
-        return [self.reports[negative] if report_id >= 0 else None for report_id, negative in zip(ids, negatives)]
+        return [
+            self.reports[negative] if report_id >= 0 else None
+            for report_id, negative in zip(ids, negatives, strict=True)
+        ]
 
 
 __all__ = ["N3SIndex", "embed_reports", "embeddings_dataset", "farthest_candidates", "mean_pool"]

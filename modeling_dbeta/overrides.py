@@ -41,7 +41,9 @@ def parse_overrides(overrides: str | Iterable[str] | None) -> dict:
         try:
             return json.loads(overrides)
         except json.JSONDecodeError as error:
-            raise ValueError(f"Overrides {overrides[:60]!r} look like a JSON object but are not one: {error}.") from None
+            raise ValueError(
+                f"Overrides {overrides[:60]!r} look like a JSON object but are not one: {error}."
+            ) from None
     items = split_top_level(overrides) if isinstance(overrides, str) else [item for item in overrides if item.strip()]
     parsed = {}
     for item in items:

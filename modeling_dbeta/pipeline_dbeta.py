@@ -68,7 +68,7 @@ class ECGPipeline(Pipeline):
     _load_video_processor = False
 
     def __call__(self, ecg, **kwargs):
-        if isinstance(ecg, np.ndarray) and ecg.ndim == 3 or isinstance(ecg, tuple):
+        if (isinstance(ecg, np.ndarray) and ecg.ndim == 3) or isinstance(ecg, tuple):
             ecg = list(ecg)
         return super().__call__(ecg, **kwargs)
 
@@ -128,13 +128,13 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
         super().__init__(**kwargs)
         if not hasattr(self.model, "get_text_features"):
             raise ValueError(
-                f"{type(self.model).__name__} has no text tower (a fine-tuned classifier or ECG-only checkpoint), so it "
-                f"cannot score text labels; use the {FEATURE_EXTRACTION_TASK!r} pipeline for its ECG features."
+                f"{type(self.model).__name__} has no text tower (a fine-tuned classifier or ECG-only checkpoint), "
+                f"so it cannot score text labels; use the {FEATURE_EXTRACTION_TASK!r} pipeline for its ECG features."
             )
         if self.model.config.ets_loss_type == "siglip" and getattr(self.model, "logit_scale", None) is None:
             raise ValueError(
-                "This model's ETS loss has SigLIP's learned temperature and bias, which only DBetaForPreTraining holds "
-                f"({type(self.model).__name__} was loaded): load the pretraining checkpoint with "
+                "This model's ETS loss has SigLIP's learned temperature and bias, which only DBetaForPreTraining "
+                f"holds ({type(self.model).__name__} was loaded): load the pretraining checkpoint with "
                 "AutoModelForPreTraining, or pass the folder to `pipeline(...)`, which does."
             )
         self._text_features = OrderedDict()
@@ -184,15 +184,19 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
         chunks = []
         with torch.no_grad():
             for start in tqdm(batches, desc="Text features", unit="batch", disable=len(batches) < 10):
-                encoded = self.processor(text=texts[start : start + TEXT_BATCH_SIZE], return_tensors="pt").to(self.device)
-                chunks.append(self.model.get_text_features(encoded["input_ids"], encoded["attention_mask"]).pooler_output)
-        return torch.cat(chunks) if chunks else torch.empty(0, self.model.config.fusion_hidden_size, device=self.device)
+                batch = texts[start : start + TEXT_BATCH_SIZE]
+                encoded = self.processor(text=batch, return_tensors="pt").to(self.device)
+                output = self.model.get_text_features(encoded["input_ids"], encoded["attention_mask"])
+                chunks.append(output.pooler_output)
+        return (
+            torch.cat(chunks) if chunks else torch.empty(0, self.model.config.fusion_hidden_size, device=self.device)
+        )
 
     def text_features(self, texts: list[str]) -> torch.Tensor:
         """`encode_texts(texts)`, each text encoded once over calls (see the class)."""
         missing = list(dict.fromkeys(text for text in texts if text not in self._text_features))
         if missing:
-            self._text_features.update(zip(missing, self.encode_texts(missing)))
+            self._text_features.update(zip(missing, self.encode_texts(missing), strict=True))
         for text in texts:
             self._text_features.move_to_end(text)
         while len(self._text_features) > max(MAX_CACHED_TEXTS, len(texts)):
@@ -213,13 +217,12 @@ class ZeroShotECGClassificationPipeline(ECGPipeline):
     @torch.no_grad()
     def logits(self, ecg_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
         """This model's `ets_logits` `(num_ecgs, num_texts)`; their sigmoids are the scores (see the class)."""
-        return ets_logits(
-            ecg_features, text_features, getattr(self.model, "logit_scale", None), getattr(self.model, "logit_bias", None)
-        )
+        scale, bias = getattr(self.model, "logit_scale", None), getattr(self.model, "logit_bias", None)
+        return ets_logits(ecg_features, text_features, scale, bias)
 
     def postprocess(self, model_outputs, top_k=None):
         scores = torch.sigmoid(model_outputs["logits"][0]).tolist()
-        ranked = sorted(zip(scores, model_outputs["candidate_labels"]), key=lambda pair: -pair[0])
+        ranked = sorted(zip(scores, model_outputs["candidate_labels"], strict=True), key=lambda pair: -pair[0])
         return [{"score": score, "label": label} for score, label in ranked[:top_k]]
 
 
@@ -277,8 +280,12 @@ def checkpoint_pipelines(model) -> dict:
 
 def register_pipelines():
     """Make both tasks known to `transformers.pipeline` in this process (`import modeling_dbeta` calls this)."""
-    PIPELINE_REGISTRY.register_pipeline(ZERO_SHOT_TASK, pipeline_class=ZeroShotECGClassificationPipeline, pt_model=AutoModel)
-    PIPELINE_REGISTRY.register_pipeline(FEATURE_EXTRACTION_TASK, pipeline_class=ECGFeatureExtractionPipeline, pt_model=AutoModel)
+    PIPELINE_REGISTRY.register_pipeline(
+        ZERO_SHOT_TASK, pipeline_class=ZeroShotECGClassificationPipeline, pt_model=AutoModel
+    )
+    PIPELINE_REGISTRY.register_pipeline(
+        FEATURE_EXTRACTION_TASK, pipeline_class=ECGFeatureExtractionPipeline, pt_model=AutoModel
+    )
 
 
 __all__ = [

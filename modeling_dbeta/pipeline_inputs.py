@@ -40,11 +40,16 @@ def recording_from_array(
     samples x leads, as the feature extractor accepts them).
     """
     signal = np.asarray(signal)
-    names = list(STANDARD_LEADS) if lead_names is None else [lead_names] if isinstance(lead_names, str) else list(lead_names)
+    if lead_names is None:
+        names = list(STANDARD_LEADS)
+    else:
+        names = [lead_names] if isinstance(lead_names, str) else list(lead_names)
     if signal.ndim == 1 and len(names) == 1:
         signal = signal[None, :]
     if not np.issubdtype(signal.dtype, np.number) or signal.ndim != 2:
-        raise ValueError(f"{source}: an ECG must be a 2-D numeric array (samples x leads), got {signal.dtype} {signal.shape}.")
+        raise ValueError(
+            f"{source}: an ECG must be a 2-D numeric array (samples x leads), got {signal.dtype} {signal.shape}."
+        )
     if sampling_rate is None:
         raise ValueError(f"{source} does not record its sampling rate: pass `sampling_rate=` (Hz).")
     if leads_axis is None:
@@ -117,7 +122,9 @@ def load_ecg(
         else:
             require_readable_file(path, "recording")
             suffix = path.suffix.lower()
-            if suffix in HOSPITAL_EXPORT_SUFFIXES or suffix not in SAMPLE_TABLE_SUFFIXES and pydicom.misc.is_dicom(path):
+            if suffix in HOSPITAL_EXPORT_SUFFIXES or (
+                suffix not in SAMPLE_TABLE_SUFFIXES and pydicom.misc.is_dicom(path)
+            ):
                 exported = read_hospital_ecg(path, feature_extractor)
                 repairs.extend(exported.repairs)
                 return exported.ecg, exported.lead_mask
@@ -130,7 +137,9 @@ def load_ecg(
     elif isinstance(ecg, np.ndarray) or hasattr(ecg, "__array__"):
         recording, source = recording_from_array(ecg, sampling_rate, lead_names), "the array"
     else:
-        raise ValueError(f"Cannot read an ECG from a {type(ecg).__name__}: pass a file path ({FILE_FORMATS}) or an array.")
+        raise ValueError(
+            f"Cannot read an ECG from a {type(ecg).__name__}: pass a file path ({FILE_FORMATS}) or an array."
+        )
     try:
         return prepare_recording(recording, feature_extractor, repairs)
     except BadRecord as error:

@@ -19,6 +19,7 @@ from transformers.utils import logging
 from .evaluation.results import load_results
 from .hub import DEFAULT_TRAINING_DATA, build_model_card, push_model_folder
 
+
 logger = logging.get_logger(__name__)
 
 

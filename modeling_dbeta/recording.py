@@ -118,7 +118,7 @@ def standard_leads_of(recording: Recording, repairs: list[str]) -> dict[str, np.
     except (TypeError, ValueError):
         raise BadRecord("invalid_signal", f"samples of type {signal.dtype} are not numbers") from None
     leads = {}
-    for name, samples in zip(recording.lead_names, signal):
+    for name, samples in zip(recording.lead_names, signal, strict=True):
         standard = canonical_lead_name(name)
         if standard is None:
             _note(repairs, "extra_leads_ignored")

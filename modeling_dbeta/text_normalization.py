@@ -29,4 +29,4 @@ def join_statements(statements) -> str:
     return ". ".join(parts)
 
 
-__all__ = ["normalize_report", "join_statements"]
+__all__ = ["join_statements", "normalize_report"]

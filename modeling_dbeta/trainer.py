@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_callback import ExportableState
 from transformers.optimization import get_wsd_schedule
+from transformers.trainer_callback import ExportableState
 from transformers.utils import logging
 
 from .precision import PRECISIONS, resolve_precision
@@ -67,7 +67,9 @@ class DBetaTrainingArguments(TrainingArguments):
 
     precision: str = field(
         default="auto",
-        metadata={"help": "auto (measured on a CPU; bf16 on GPUs that support it), fp32 or bf16.", "choices": PRECISIONS},
+        metadata={
+            "help": "auto (measured on a CPU; bf16 on GPUs that support it), fp32 or bf16.", "choices": PRECISIONS
+        },
     )
 
 
@@ -154,7 +156,8 @@ class DBetaTrainer(Trainer):
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if self._running and "loss" in logs:  # a training log: add the objectives since the previous one
             for name, (total, count) in sorted(self._running.items()):
-                mean = self.accelerator.reduce(torch.as_tensor(total / count, device=self.args.device), reduction="mean")
+                local_mean = torch.as_tensor(total / count, device=self.args.device)
+                mean = self.accelerator.reduce(local_mean, reduction="mean")
                 logs[name] = round(mean.item(), 4)
             self._running = {}
         super().log(logs, start_time)
@@ -179,7 +182,9 @@ def choose_precision(args: "DBetaTrainingArguments", model, data_collator, train
     """Set `args.bf16` from `args.precision`; "auto" on a CPU times this model's own training step in both."""
     explicit = args.bf16 or args.fp16
     if args.precision != "auto" and explicit and (args.precision == "fp32" or args.fp16):
-        raise ValueError(f"--precision {args.precision} contradicts --{'bf16' if args.bf16 else 'fp16'}; give one of them.")
+        raise ValueError(
+            f"--precision {args.precision} contradicts --{'bf16' if args.bf16 else 'fp16'}; give one of them."
+        )
     if explicit:
         return
     if args.precision == "auto" and (resumed := recorded_precision(args.resume_from_checkpoint)) is not None:
@@ -212,4 +217,4 @@ def training_step_probe(model, data_collator, train_dataset, batch_size: int = P
     return step
 
 
-__all__ = ["DBetaTrainer", "DBetaTrainingArguments", "OBJECTIVES"]
+__all__ = ["OBJECTIVES", "DBetaTrainer", "DBetaTrainingArguments"]

@@ -190,7 +190,7 @@ def _read_with_wfdb(header_path: Path) -> tuple[np.ndarray, list[str], list[str]
         record = wfdb.rdrecord(str(header_path.with_suffix("")))
     except FileNotFoundError as error:
         raise BadRecord("missing_file", f"{error} (named by {header_path})") from None
-    except Exception as error:  # wfdb raises many types for a corrupt file; any of them makes the record unusable
+    except Exception as error:  # noqa: BLE001 (wfdb raises many types for a corrupt file; each makes it unusable)
         raise BadRecord("unreadable_signal", f"wfdb could not read {header_path}: {error!r}") from None
     if record.p_signal is None:
         raise BadRecord("unreadable_signal", f"{header_path} has no single-frequency signal")

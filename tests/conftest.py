@@ -3,6 +3,7 @@ import os
 import shutil
 import tempfile
 
+
 # Hub calls retry for tens of seconds before failing offline; nothing here may reach the network.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Builders write lock files in the datasets cache even when given a cache_dir: keep them out of the user's cache.
@@ -22,7 +23,9 @@ from tests.transformers_common import SDIST_MARKERS  # noqa: E402
 
 def pytest_configure(config):
     for marker in SDIST_MARKERS:
-        config.addinivalue_line("markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)")
+        config.addinivalue_line(
+            "markers", f"{marker}: used by transformers' common tests (tests/transformers_common.py)"
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -70,7 +70,7 @@ def write_challenge_record(
     digital = np.clip(np.round(signal.T * gain), -32767, 32767).astype(np.int16)
     scipy.io.savemat(directory / f"{name}.mat", {"val": digital}, format="4")
     lines = [f"{name} {len(lead_names)} {sampling_rate:g} {digital.shape[1]} 05-Feb-2020 11:39:16"]
-    for lead, values in zip(lead_names, digital):
+    for lead, values in zip(lead_names, digital, strict=True):
         checksum = int(values.astype(np.int64).sum()) % 65536
         checksum = checksum - 65536 if checksum > 32767 else checksum
         lines.append(f"{name}.mat 16+24 {gain:g}/mV 16 0 {values[0]} {checksum} 0 {lead}")

@@ -23,6 +23,7 @@ from tests.ecg_fixtures import (
 )
 from tests.tiny_models import tiny_config, tiny_t5_tokenizer
 
+
 PTB_XL_METADATA = ["ecg_id", "patient_id", "strat_fold", "filename_lr", "filename_hr"]
 SPLITS = ("train", "validation", "test")
 
@@ -43,7 +44,7 @@ def merl_ptb_xl_rows(task: str, counts: dict[str, int], seed: int = 0) -> dict:
     """A seeded sample of each packaged MERL split of a PTB-XL task: {split: (frame rows, class names)}."""
     rows = {}
     for split in SPLITS:
-        frame, names = read_merl_split(f"ptbxl/{task}", f"ptbxl_{task}", split, PTB_XL_METADATA + [task])
+        frame, names = read_merl_split(f"ptbxl/{task}", f"ptbxl_{task}", split, [*PTB_XL_METADATA, task])
         rows[split] = (frame.sample(counts[split], random_state=seed).sort_values("ecg_id"), names)
     return rows
 
@@ -110,7 +111,10 @@ def write_challenge_weights(path: Path) -> Path:
     size = len(PHYSIONET_CLASSES)
     weights = np.eye(size) + 0.5 * (np.eye(size, k=1) + np.eye(size, k=-1))
     lines = ["," + ",".join(PHYSIONET_CLASSES)]
-    lines += [name + "," + ",".join(f"{value:g}" for value in row) for name, row in zip(PHYSIONET_CLASSES, weights)]
+    lines += [
+        name + "," + ",".join(f"{value:g}" for value in row)
+        for name, row in zip(PHYSIONET_CLASSES, weights, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -130,12 +134,16 @@ class FixedFeatureModel(nn.Module):
     def get_ecg_features(self, ecg_values, lead_mask=None):
         self.ecg_calls += 1
         self.ecg_rows += len(ecg_values)
-        return BaseModelOutputWithPooling(pooler_output=self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1))
+        pooled = self.scale * apply_lead_mask(ecg_values, lead_mask).mean(dim=-1)
+        return BaseModelOutputWithPooling(pooler_output=pooled)
 
     def get_text_features(self, input_ids, attention_mask=None):
         return BaseModelOutputWithPooling(
             pooler_output=torch.stack(
-                [self.text_vectors[tuple(ids[mask.bool()].tolist())] for ids, mask in zip(input_ids, attention_mask)]
+                [
+                    self.text_vectors[tuple(ids[mask.bool()].tolist())]
+                    for ids, mask in zip(input_ids, attention_mask, strict=True)
+                ]
             )
         )
 

@@ -55,7 +55,9 @@ def test_scores_and_nearest_reports_are_the_models(session, checkpoint):
     folder, model = checkpoint
     figure, scores, nearest, summary = analyse(session, [DICOM_ECG])
     reference = pipeline("zero-shot-ecg-classification", model=model, processor=DBetaProcessor.from_pretrained(folder))
-    expected = reference(DICOM_ECG, candidate_labels=["sinus rhythm", "atrial fibrillation", "left bundle branch block"])
+    expected = reference(
+        DICOM_ECG, candidate_labels=["sinus rhythm", "atrial fibrillation", "left bundle branch block"]
+    )
     assert list(scores) == [entry["label"] for entry in expected]
     np.testing.assert_allclose(list(scores.values()), [entry["score"] for entry in expected], atol=1e-6)
 
@@ -102,11 +104,12 @@ def test_bad_files_and_inputs_get_clear_messages(session, tmp_path):
 def test_examples_are_real_files_of_their_findings(tmp_path):
     examples = app.write_examples(tmp_path)
     assert examples[0] == [DICOM_ECG] and len(examples) == 1 + len(app.EXAMPLE_FINDINGS)
-    for files, finding in zip(examples[1:], app.EXAMPLE_FINDINGS):
+    for files, finding in zip(examples[1:], app.EXAMPLE_FINDINGS, strict=True):
         header = Path(files[0])
         assert header.suffix == ".hea" and Path(files[1]).is_file() and finding.replace(" ", "_") in header.name
         comments = [line for line in header.read_text().splitlines() if line.startswith("#")]
-        assert comments[0].startswith("# Findings: ") and finding in comments[0] and comments[1].startswith("# Report: ")
+        assert comments[0].startswith("# Findings: ") and finding in comments[0]
+        assert comments[1].startswith("# Report: ")
 
 
 def test_a_checkpoint_that_cannot_load_is_reported(tmp_path):
@@ -117,8 +120,8 @@ def test_a_checkpoint_that_cannot_load_is_reported(tmp_path):
         session.wait()
 
 
-BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def chromium_path() -> str:

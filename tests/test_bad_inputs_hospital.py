@@ -40,7 +40,7 @@ EIGHT_LEADS = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 def muse(tmp_path, leads=EIGHT_LEADS, seconds=10, edit=None, encoding=None):
     signal = ecg_signal(0, num_samples=500 * seconds, num_leads=len(leads)).T
-    path = write_muse_xml(tmp_path / "muse.xml", dict(zip(leads, signal)), 500, ["Sinus rhythm"])
+    path = write_muse_xml(tmp_path / "muse.xml", dict(zip(leads, signal, strict=True)), 500, ["Sinus rhythm"])
     if edit or encoding:
         text = path.read_text(encoding="ISO-8859-1")
         text = edit(text) if edit else text
@@ -53,7 +53,8 @@ def muse(tmp_path, leads=EIGHT_LEADS, seconds=10, edit=None, encoding=None):
 
 def cardiosoft(tmp_path, edit):
     signal = ecg_signal(1, 2500, 250.0).T
-    path = write_cardiosoft_xml(tmp_path / "ukb.xml", dict(zip(STANDARD_LEADS, signal)), 250, ["Sinus rhythm"])
+    leads = dict(zip(STANDARD_LEADS, signal, strict=True))
+    path = write_cardiosoft_xml(tmp_path / "ukb.xml", leads, 250, ["Sinus rhythm"])
     path.write_text(edit(path.read_text()))
     return path
 
@@ -91,7 +92,8 @@ def without_lead_data(text):
 
 
 def copy_of(path, keep_bytes=None, tmp_path=None, name="copy.dcm"):
-    data = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        data = handle.read()
     target = tmp_path / name
     target.write_bytes(data if keep_bytes is None else data[:keep_bytes])
     return target
@@ -255,7 +257,7 @@ def shorter_lead(name, samples):
             [True] * 12,
             id="repair-muse_leads_of_unequal_length",
         ),
-        pytest.param(lambda t: muse(t), {"limb_leads_derived"}, [True] * 12, id="repair-muse_eight_leads"),
+        pytest.param(muse, {"limb_leads_derived"}, [True] * 12, id="repair-muse_eight_leads"),
         pytest.param(
             lambda t: muse(t, edit=duplicate_lead("II")),
             {"limb_leads_derived", "duplicate_lead_dropped"},
@@ -311,7 +313,7 @@ def test_feature_extractor_refuses_what_no_ecg_is(signal, message):
 
 def test_error_processor_microvolts(tokenizer):
     processor = DBetaProcessor(DBetaFeatureExtractor(), tokenizer)
-    with pytest.raises(ValueError, match="exceed 20 mV.*pass millivolts"):
+    with pytest.raises(ValueError, match=r"exceed 20 mV.*pass millivolts"):
         processor(ecg=ecg_signal(3).T * 1000, sampling_rate=500, text=["sinus rhythm"])
 
 
@@ -331,7 +333,7 @@ def test_accept_extractor_without_amplitude_check_for_other_units():
 def test_error_int16_storage_of_inf():
     ecg = ecg_signal(6).T.astype(np.float32)
     ecg[2, 10] = np.inf
-    with pytest.raises(ValueError, match="int16 storage cannot hold NaN / inf.*prepare_recording"):
+    with pytest.raises(ValueError, match=r"int16 storage cannot hold NaN / inf.*prepare_recording"):
         quantize_ecg(ecg)
 
 

@@ -5,7 +5,7 @@ Bad inputs of the downstream sources (PTB-XL, CODE-test, PhysioNet 2021), in the
 
 | case | outcome |
 | --- | --- |
-| ptbxl_database.csv: non-numeric ecg_id row, cut last row, Latin-1 report | rows counted in `bad_rows`, report repaired |
+| ptbxl_database.csv: non-numeric ecg_id, cut last row, Latin-1 report | rows counted in `bad_rows`, report repaired |
 | PTB-XL record whose header states 11 of its 12 signals | skip `header_mismatch` |
 | CODE-test label `x` / a short gold-standard row | skip `bad_label`, the other exams keep their own labels |
 | CODE-test all-zero tracing (no exam) | skip `no_valid_lead` |

@@ -8,7 +8,8 @@ acceptance: read as meant), `error-` (a clear error naming the file and the fix,
 
 | case | outcome |
 | --- | --- |
-| record_list: blank study_id / non-numeric subject_id / blank path | skip row (`blank_id`, `non_numeric_id`, `blank_path`) |
+| record_list: blank study_id / non-numeric subject_id | skip row (`blank_id`, `non_numeric_id`) |
+| record_list: blank path | skip row `blank_path` |
 | record_list: duplicated row | skip row `duplicate_row`: the pair is trained once |
 | record_list: `../outside/...` or absolute path | skip row `unsafe_path`: the outside record is not read |
 | record_list: last row cut mid-row | skip row `truncated_row` |
@@ -20,7 +21,8 @@ acceptance: read as meant), `error-` (a clear error naming the file and the fix,
 | machine_measurements: a report with a quoted comma and line break | accept |
 | UTF-16 (BOM), UTF-8 BOM, CRLF, gzip'd (`.csv.gz`, or gzip bytes in `.csv`) tables | accept: the same pairs |
 | only `report_0` (no report_1..17) | accept, with a warning naming the columns |
-| UTF-16 without BOM; statements with a gap; `;`-separated; table a directory / empty / header only; data_dir a file | error |
+| UTF-16 without BOM; statements with a gap; `;`-separated | error |
+| table a directory / empty / header only; data_dir a file | error |
 | `validation_fraction` 1.0 or -0.1; asking for the validation split with fraction 0 | error |
 | every validation record skipped | the split is absent; asking for it is an error with the skip counts |
 | build_n3s_index: folder that is no dataset; the command line on a missing file | error (no traceback) |
@@ -32,6 +34,7 @@ import gzip
 import importlib.util
 import io
 import logging
+import re
 import runpy
 import sys
 from collections import Counter
@@ -376,7 +379,7 @@ def test_error_utf16_without_byte_order_mark_in_n3s_too(plain_dir):
 
 
 def test_error_data_dir_is_a_file(plain_dir):
-    with pytest.raises(NotADirectoryError, match="record_list.csv is a file; pass the directory"):
+    with pytest.raises(NotADirectoryError, match=re.escape("record_list.csv is a file; pass the directory")):
         load_ecg_dataset("mimic-iv-ecg", data_dir=plain_dir / "record_list.csv", streaming=True)
 
 
@@ -393,14 +396,14 @@ def test_held_out_fractions_are_checked_up_front(plain_dir, fraction):
 
 
 def test_error_validation_split_asked_for_with_fraction_zero(plain_dir):
-    with pytest.raises(ValueError, match="has no 'validation' split: it holds no records.*Available: \\['train'\\]"):
+    with pytest.raises(ValueError, match=r"has no 'validation' split: it holds no records.*Available: \['train'\]"):
         load_ecg_dataset("mimic-iv-ecg", data_dir=plain_dir, split="validation", streaming=True, validation_fraction=0)
 
 
 def test_error_every_validation_record_skipped(tmp_path):
     records = mimic_records(6)
     held_out = group_split([record["subject_id"] for record in records], 0.3, 42)
-    for record, is_validation in zip(records, held_out):
+    for record, is_validation in zip(records, held_out, strict=True):
         if is_validation:
             record["statements"] = []  # empty report: skipped
     data_dir = write_mimic_iv_ecg(tmp_path / "mimic", records)
@@ -410,7 +413,7 @@ def test_error_every_validation_record_skipped(tmp_path):
         load_ecg_dataset("mimic-iv-ecg", split="validation", **options)
 
 
-# ---------------------------------------------------------------- the two command lines and the N3S reader's own inputs
+# --------------------------------------------------------------- the two command lines and the N3S reader's own inputs
 
 
 def test_repair_n3s_text_file_in_latin1(tmp_path):

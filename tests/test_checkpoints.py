@@ -62,7 +62,9 @@ DAMAGES = {
     "weights zero bytes": (lambda c: (c / "model.safetensors").write_bytes(b""), "model.safetensors is 0 bytes"),
     "weights cut short": (lambda c: truncate(c / "model.safetensors", 0.9), "model.safetensors is cut short"),
     "weights header garbled": (
-        lambda c: (c / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + bytes(64)),
+        lambda c: (c / "model.safetensors").write_bytes(
+            b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all" + bytes(64)
+        ),
         "corrupt header",
     ),
     "optimizer missing": (lambda c: (c / "optimizer.pt").unlink(), "optimizer.pt is missing"),

@@ -1,5 +1,7 @@
-"""D-BETA compiles and exports: the pretraining step is one graph (no graph breaks with labels, `fullgraph=True` forward
-+ backward), and every class exports with `torch.export` (with dynamic batch and text sizes where the model allows)."""
+"""
+D-BETA compiles and exports: the pretraining step is one graph (no graph breaks with labels, `fullgraph=True` forward
++ backward), and every class exports with `torch.export` (with dynamic batch and text sizes where the model allows).
+"""
 
 import pytest
 import torch
@@ -101,7 +103,8 @@ def test_every_class_exports(model_class):
     dynamic = {name: {0: batch} for name in inputs}
     if "input_ids" in inputs:
         text = torch.export.Dim("text", min=2, max=64)
-        dynamic.update({name: {0: batch, 1: text} for name in ("input_ids", "attention_mask", "mlm_labels") if name in inputs})
+        text_inputs = [name for name in ("input_ids", "attention_mask", "mlm_labels") if name in inputs]
+        dynamic.update({name: {0: batch, 1: text} for name in text_inputs})
     program = torch.export.export(model, args=(), kwargs=inputs, dynamic_shapes=dynamic)
     with torch.no_grad():
         expected = model(**inputs)

@@ -1,5 +1,7 @@
 """Every ECG builder built from fixtures in the real on-disk formats: values, labels by name, splits, streaming."""
 
+import re
+
 import datasets
 import numpy as np
 import pytest
@@ -90,7 +92,7 @@ MIMIC_RECORDS = [
     mimic_record(3, signal=short_gap(3)),
     mimic_record(4, signal=long_gap(4)),
     mimic_record(5, signal=ecg_signal(5, num_leads=8), lead_names=EIGHT_LEADS),
-    mimic_record(6, signal=ecg_signal(6, num_leads=15), lead_names=MIMIC_LEADS + ["vx", "vy", "vz"]),
+    mimic_record(6, signal=ecg_signal(6, num_leads=15), lead_names=[*MIMIC_LEADS, "vx", "vy", "vz"]),
     mimic_record(7),  # .dat truncated below
     mimic_record(8),  # header garbled below
     mimic_record(9),  # sampling rate removed below
@@ -129,7 +131,7 @@ def mimic_dir(tmp_path_factory):
     data.write_bytes(data.read_bytes()[:1000])
     mimic_header(root, 8).write_text("garbage\n")
     header = mimic_header(root, 9)
-    header.write_text("\n".join([header.stem + " 12"] + header.read_text().splitlines()[1:]) + "\n")
+    header.write_text("\n".join([header.stem + " 12", *header.read_text().splitlines()[1:]]) + "\n")
     mimic_header(root, 13).with_suffix(".dat").unlink()
     header = mimic_header(root, 14)
     header.write_text("\n".join(header.read_text().splitlines()[:-1]) + "\n")
@@ -243,7 +245,7 @@ def merl_rows(folder, prefix, metadata_columns, count=1):
 
 def assert_labels_by_name(example, features, expected):
     names = label_names(features)
-    assert dict(zip(names, as_array(example["labels"]).tolist())) == expected
+    assert dict(zip(names, as_array(example["labels"]).tolist(), strict=True)) == expected
     assert sorted(features["classes"].feature.int2str(list(example["classes"]))) == sorted(
         name for name, value in expected.items() if value
     )
@@ -271,7 +273,7 @@ def write_ptb_xl_records(directory, rows, report):
 
 @pytest.mark.parametrize("task, num_classes", [("super_class", 5), ("sub_class", 23), ("form", 19), ("rhythm", 12)])
 def test_ptb_xl_tasks_build_with_labels_by_name(tmp_path, task, num_classes):
-    rows = merl_rows(f"ptbxl/{task}", f"ptbxl_{task}", PTB_XL_METADATA + [task])
+    rows = merl_rows(f"ptbxl/{task}", f"ptbxl_{task}", [*PTB_XL_METADATA, task])
     data_dir = write_ptb_xl_records(tmp_path / "ptb-xl", rows, report="sinusrhythmus")
     # Streaming the test split only: the packaged split lists ~20 k records, of which these fixtures hold one.
     test = load_ecg_dataset("ptb-xl", name=task, data_dir=data_dir, split="test", streaming=True)
@@ -284,12 +286,12 @@ def test_ptb_xl_tasks_build_with_labels_by_name(tmp_path, task, num_classes):
 
 
 def test_ptb_xl_prepared_counts_the_records_not_downloaded(tmp_path):
-    rows = merl_rows("ptbxl/super_class", "ptbxl_super_class", PTB_XL_METADATA + ["super_class"])
+    rows = merl_rows("ptbxl/super_class", "ptbxl_super_class", [*PTB_XL_METADATA, "super_class"])
     data_dir = write_ptb_xl_records(tmp_path / "ptb-xl", rows, report="")
     dataset = load_ecg_dataset("ptb-xl", name="super_class", data_dir=data_dir, cache_dir=str(tmp_path / "cache"))
     for split, split_rows in rows.items():
         assert dataset[split]["ecg_id"] == [int(row.ecg_id) for row, _ in split_rows]
-        frame, _ = read_merl_split("ptbxl/super_class", "ptbxl_super_class", split, PTB_XL_METADATA + ["super_class"])
+        frame, _ = read_merl_split("ptbxl/super_class", "ptbxl_super_class", split, [*PTB_XL_METADATA, "super_class"])
         assert dataset[split].info.bad_records[split]["skipped"] == {"missing_file": len(frame) - 1}
 
 
@@ -390,7 +392,7 @@ def physionet(tmp_path_factory):
 
 
 def test_physionet2021_scored_classes_with_equivalent_codes_merged(physionet):
-    root, dataset = physionet
+    _, dataset = physionet
     assert label_names(dataset["train"].features) == PHYSIONET_CLASSES and len(PHYSIONET_CLASSES) == 26
     rows = {row["record_id"]: row for split in dataset.values() for row in split.with_format("numpy")}
     assert sorted(rows) == sorted(name for _, name, *_, codes in PHYSIONET_RECORDS if codes is not None)
@@ -412,7 +414,7 @@ def test_physionet2021_scored_classes_with_equivalent_codes_merged(physionet):
 def test_physionet2021_resamples_every_rate(physionet):
     root, dataset = physionet
     rows = {row["record_id"]: row for split in dataset.values() for row in split.with_format("numpy")}
-    for source, name, rate, seconds, codes in PHYSIONET_RECORDS:
+    for source, name, _rate, _seconds, codes in PHYSIONET_RECORDS:
         if codes is not None:
             np.testing.assert_array_equal(rows[name]["ecg"], expected_ecg(root / source / "g1" / f"{name}.hea"))
     assert rows["S0001"]["ecg"].shape == (12, 5000)  # 10 000 samples at 1000 Hz
@@ -437,7 +439,7 @@ def test_missing_inputs_raise_clear_errors(tmp_path, mimic_dir):
         load_ecg_dataset("code-test", streaming=True)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "absent")):
         load_ecg_dataset("csn", data_dir=tmp_path / "absent", streaming=True)
-    with pytest.raises(FileNotFoundError, match="record_list.csv"):
+    with pytest.raises(FileNotFoundError, match=re.escape("record_list.csv")):
         load_ecg_dataset("mimic-iv-ecg", data_dir=tmp_path, streaming=True)
 
     broken = tmp_path / "mimic"

@@ -133,7 +133,7 @@ def test_bad_files_raise_bad_record_with_reason(tmp_path, corrupt, reason):
 def test_header_without_rate_is_an_unknown_rate(tmp_path, extractor):
     header = write_wfdb_record(tmp_path, "norate", ecg_signal(5), STANDARD_LEADS, 500)
     lines = header.read_text().splitlines()
-    header.write_text("\n".join(["norate 12"] + lines[1:]) + "\n")
+    header.write_text("\n".join(["norate 12", *lines[1:]]) + "\n")
     recording = read_wfdb(header)
     assert recording.sampling_rate is None and recording.signal.shape == (12, 5000)  # length from the file size
     with pytest.raises(BadRecord) as error:
@@ -220,7 +220,8 @@ def test_dicom_waveform_from_pydicom(extractor):
 def test_muse_xml_derives_limb_leads(tmp_path, extractor):
     stored = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]  # MUSE keeps the 8 independent leads
     signal = ecg_signal(9, num_leads=8).T
-    path = write_muse_xml(tmp_path / "muse.xml", dict(zip(stored, signal)), 500, ["Sinus rhythm", "Normal ECG"])
+    leads = dict(zip(stored, signal, strict=True))
+    path = write_muse_xml(tmp_path / "muse.xml", leads, 500, ["Sinus rhythm", "Normal ECG"])
 
     exported = read_hospital_ecg(path)
     assert exported.statements == ["Sinus rhythm", "Normal ECG"] and exported.lead_mask.all()
@@ -235,7 +236,8 @@ def test_muse_xml_derives_limb_leads(tmp_path, extractor):
 
 def test_cardiosoft_xml(tmp_path):
     signal = ecg_signal(10, 2500, 250.0).T
-    path = write_cardiosoft_xml(tmp_path / "ukb.xml", dict(zip(STANDARD_LEADS, signal)), 250, ["Sinus rhythm"])
+    leads = dict(zip(STANDARD_LEADS, signal, strict=True))
+    path = write_cardiosoft_xml(tmp_path / "ukb.xml", leads, 250, ["Sinus rhythm"])
     recording = read_ge_xml(path)
     assert recording.sampling_rate == 250.0 and recording.lead_names == list(STANDARD_LEADS)
     np.testing.assert_allclose(recording.signal, signal, atol=5e-3)

@@ -1,6 +1,7 @@
-"""Across processes the ETS loss sees every rank's texts: two gloo ranks reproduce the one-process loss and gradients."""
+"""
+Across processes the ETS loss sees every rank's texts: two gloo ranks reproduce the one-process loss and gradients.
+"""
 
-import os
 
 import pytest
 import torch
@@ -104,5 +105,5 @@ def test_unequal_rank_batches_are_gathered_exactly(two_ranks):
     ecg, text, aligned = make_features(UNEQUAL)
     loss = ets(ecg, text, aligned, "dbeta")
     # Each rank averages over its own rows: weighting by rows recovers the mean over all N x N pairs.
-    weighted = sum(r[UNEQUAL, "dbeta"][0] * n for r, n in zip(ranks, UNEQUAL)) / sum(UNEQUAL)
+    weighted = sum(r[UNEQUAL, "dbeta"][0] * n for r, n in zip(ranks, UNEQUAL, strict=True)) / sum(UNEQUAL)
     torch.testing.assert_close(weighted, loss)

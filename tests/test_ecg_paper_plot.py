@@ -35,7 +35,8 @@ def test_each_lead_shows_its_own_window_of_the_same_ten_seconds():
         for column, name in enumerate(names):
             window = (time >= 2.5 * column) & (time < 2.5 * (column + 1))
             np.testing.assert_allclose(lines[name].get_xdata(), time[window])
-            np.testing.assert_allclose(lines[name].get_ydata(), row_baseline(row) + ecg[STANDARD_LEADS.index(name)][window])
+            expected = row_baseline(row) + ecg[STANDARD_LEADS.index(name)][window]
+            np.testing.assert_allclose(lines[name].get_ydata(), expected)
     rhythm = lines["II (rhythm)"]
     np.testing.assert_allclose(rhythm.get_xdata(), time)
     np.testing.assert_allclose(rhythm.get_ydata(), row_baseline(3) + ecg[1])

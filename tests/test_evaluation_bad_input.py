@@ -36,7 +36,9 @@ def data(tmp_path_factory):
     rows = merl_ptb_xl_rows("super_class", {"train": 4, "validation": 4, "test": 6})
     return {
         "ptb_xl": write_ptb_xl_subset(root / "ptb-xl", rows),
-        "mimic": write_mimic_pairs(root / "mimic-iv-ecg", ["Sinus rhythm", "Atrial fibrillation", "Sinus bradycardia"]),
+        "mimic": write_mimic_pairs(
+            root / "mimic-iv-ecg", ["Sinus rhythm", "Atrial fibrillation", "Sinus bradycardia"]
+        ),
         "cache": str(root / "datasets-cache"),
         "checkpoint": save_tiny_checkpoint(root / "dbeta-tiny"),
         "root": root,
@@ -64,7 +66,7 @@ def test_zero_shot_on_a_data_set_without_labels_names_the_split_and_the_fix(data
 
 
 def test_retrieval_without_the_report_column_names_the_argument(data, tmp_path):
-    flags = ptb_xl_flags(data, data["checkpoint"], tmp_path) + ["--report_column", "notes"]
+    flags = [*ptb_xl_flags(data, data["checkpoint"], tmp_path), "--report_column", "notes"]
     with pytest.raises(ValueError, match=r"No 'notes' column in the validation split of ptb_xl \(super_class\).*"
                                          r"--report_column"):  # fmt: skip
         retrieval_script.main(flags)
@@ -74,7 +76,7 @@ def test_retrieval_without_the_report_column_names_the_argument(data, tmp_path):
 
 
 def test_a_split_the_data_set_lacks_names_the_flag_and_the_splits_it_has(data, tmp_path):
-    flags = ptb_xl_flags(data, data["checkpoint"], tmp_path) + ["--validation_split", "valid"]
+    flags = [*ptb_xl_flags(data, data["checkpoint"], tmp_path), "--validation_split", "valid"]
     with pytest.raises(ValueError, match=r"ptb-xl/super_class has no 'valid' split \(--validation_split valid\).*"
                                          r"'train', 'validation', 'test'"):  # fmt: skip
         linear_probe_script.main(flags)
@@ -86,7 +88,9 @@ def test_a_split_the_data_set_lacks_names_the_flag_and_the_splits_it_has(data, t
 def test_a_folder_without_a_config_is_not_a_checkpoint(data, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ValueError, match=r"empty is not a D-BETA checkpoint: it holds no config.json.*save_pretrained"):
+    with pytest.raises(
+        ValueError, match=r"empty is not a D-BETA checkpoint: it holds no config.json.*save_pretrained"
+    ):
         zero_shot_script.main(ptb_xl_flags(data, empty, tmp_path))
 
 
@@ -125,7 +129,7 @@ def test_a_missing_checkpoint_folder_or_processor_is_named(data, tmp_path):
 def test_descriptions_without_a_class_name_the_file_before_the_model_loads(data, tmp_path):
     descriptions = tmp_path / "my_descriptions.json"
     descriptions.write_text(json.dumps({"NORM": "normal ecg", "MI": "infarct", "CD": "block", "HYP": "hypertrophy"}))
-    flags = ptb_xl_flags(data, tmp_path / "never-loaded", tmp_path) + ["--descriptions", str(descriptions)]
+    flags = [*ptb_xl_flags(data, tmp_path / "never-loaded", tmp_path), "--descriptions", str(descriptions)]
     with pytest.raises(ValueError, match=r"my_descriptions.json .* no description for the class\(es\) \['STTC'\] of "
                                          r"ptb-xl/super_class: add them"):  # fmt: skip
         zero_shot_script.main(flags)
@@ -164,5 +168,7 @@ def test_a_model_giving_nan_features_is_named_with_the_fix(tmp_path):
 def test_a_probe_refuses_nan_features_by_name():
     features, labels = np.random.default_rng(0).normal(size=(20, 3)), (np.arange(20) % 2)[:, None].astype(float)
     features[4, 1] = np.nan
-    with pytest.raises(ValueError, match=r"`train_features` hold NaN or infinite values in 1 of 20 rows \(first: \[4\]"):
+    with pytest.raises(
+        ValueError, match=r"`train_features` hold NaN or infinite values in 1 of 20 rows \(first: \[4\]"
+    ):
         fit_linear_probe(features, labels, features[5:], labels[5:])

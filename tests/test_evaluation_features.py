@@ -13,6 +13,7 @@ from modeling_dbeta.evaluation.features import autocast_dtype, ecg_tower_fingerp
 from tests.evaluation_fixtures import FixedFeatureModel, merl_ptb_xl_rows, save_tiny_checkpoint, write_ptb_xl_subset
 from tests.tiny_models import tiny_config
 
+
 THREE_LEADS = ["I", "II", "V2"]
 
 

@@ -94,7 +94,7 @@ def test_physionet2021_command_line_on_the_tiny_model(tmp_path):
 
 
 def rows_with_ids(ids, seed: int) -> datasets.Dataset:
-    """ECGs whose first sample of lead I is the row's id, with labels that give both classes positives and negatives."""
+    """ECGs whose first sample of lead I is the row's id, with labels giving both classes positives and negatives."""
     ecg = np.random.default_rng(seed).normal(0, 0.1, (len(ids), 12, 5000)).astype(np.float32)
     ecg[:, 0, 0] = ids
     labels = np.stack([np.arange(len(ids)) % 2, (np.arange(len(ids)) // 2) % 2], axis=1).astype(np.float32)

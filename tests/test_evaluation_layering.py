@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+
 REPO_DIR = Path(__file__).resolve().parents[1]
 LIBRARY_DIR = REPO_DIR / "modeling_dbeta"
 

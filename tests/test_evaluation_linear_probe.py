@@ -21,13 +21,14 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
+
 GRID = (1e-4, 1e-2, 1.0, 100.0)
 
 
 @pytest.mark.parametrize(
     "folder, prefix, metadata, key",
     [
-        ("ptbxl/super_class", "ptbxl_super_class", PTB_XL_METADATA + ["super_class"], "ecg_id"),
+        ("ptbxl/super_class", "ptbxl_super_class", [*PTB_XL_METADATA, "super_class"], "ecg_id"),
         ("chapman", "chapman", ["ecg_path", "age", "diagnose"], "ecg_path"),
     ],
 )

@@ -28,6 +28,7 @@ from modeling_dbeta.evaluation.finetune import FineTuneOutput
 from tests.evaluation_fixtures import save_tiny_checkpoint
 from tests.tiny_models import tiny_config
 
+
 REFERENCES = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
 SCORES = np.array([[0.9, 0.2], [0.3, 0.8], [0.6, 0.4], [0.1, 0.5]])
 METRICS = classification_metrics(REFERENCES, SCORES, label_names=["AF", "SB"])
@@ -41,7 +42,9 @@ def test_every_output_becomes_records_with_auroc_and_auprc():
         EvaluationResult("zero-shot", "synthetic", "macro_auprc", METRICS["macro_auprc"], "I,II", "test", None,
                          "untrained (seed 3)", "paraphrases"),
     ]  # fmt: skip
-    assert set(zero_shot.details()) == {"per_class_auroc", "per_class_auprc", "per_class_prevalence", "undefined_classes"}
+    assert set(zero_shot.details()) == {
+        "per_class_auroc", "per_class_auprc", "per_class_prevalence", "undefined_classes"
+    }
 
     probe = LinearProbeResult(0.1, 30, 1.0, 0.8, {1.0: 0.8}, METRICS)
     records = LinearProbeOutput([probe]).to_results("cpsc2018")
@@ -76,7 +79,9 @@ def test_one_writer_for_every_run(tmp_path):
     content = json.loads(path.read_text())
     assert [r["weights"] for r in content["results"]] == [PRETRAINED] * 2 + ["untrained (seed 42)"] * 2
     assert list(content["details"]) == [PRETRAINED, "untrained (seed 42)"] and content["arguments"] == {"seed": 42}
-    assert load_results(path) == [result for w, o in outputs.items() for result in o.to_results("code-test", "test", w)]
+    assert load_results(path) == [
+        result for w, o in outputs.items() for result in o.to_results("code-test", "test", w)
+    ]
     table = path.with_suffix(".md").read_text().splitlines()
     assert table[0] == "| Task | Data set | Leads | Train fraction | Weights | Metric | Split | Value |"
     assert [row.split(" | ")[4] for row in table[2:]] == ["pretrained", "untrained (seed 42)"] * 2

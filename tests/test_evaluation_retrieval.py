@@ -16,6 +16,7 @@ from tests.evaluation_fixtures import (
     write_mimic_pairs,
 )
 
+
 # Machine statements as MIMIC-IV-ECG stores them; the builder normalises them ("Sinus rhythm" -> "sinus rhythm").
 REPORTS = [
     "Sinus rhythm",

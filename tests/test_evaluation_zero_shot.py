@@ -22,6 +22,7 @@ from tests.evaluation_fixtures import (
     write_ptb_xl_subset,
 )
 
+
 # Each class's description, and the lead whose mean the fixed model's text vector for it selects.
 DESCRIPTIONS = {
     "NORM": "*** Normal EKG ***",  # normalised to "normal ecg", as pretraining reports are
@@ -41,7 +42,7 @@ def ptb_xl(tmp_path_factory):
     generator = np.random.default_rng(0)
     # Distinct multiples of 1 uV (PTB-XL's resolution), so the values survive the WFDB round trip exactly.
     values = generator.choice(np.arange(-2000, 2000), size=(len(test_rows), 12), replace=False) / 1000
-    lead_values = dict(zip(test_rows.ecg_id.astype(int), values))
+    lead_values = dict(zip(test_rows.ecg_id.astype(int), values, strict=True))
     signals = {ecg_id: constant_leads(value) for ecg_id, value in lead_values.items()}
     data_dir = write_ptb_xl_subset(tmp_path_factory.mktemp("ptb-xl"), rows, signals)
     labels = {int(row.ecg_id): row for row in test_rows.itertuples()}
@@ -172,7 +173,8 @@ def test_command_line_on_the_tiny_model_with_its_untrained_baseline(ptb_xl, tmp_
     assert content["descriptions"] == DESCRIPTIONS
     assert content["arguments"]["baseline"] == "untrained" and content["arguments"]["baseline_seed"] == 7
     table = (output_dir / "zero_shot.md").read_text()
-    assert "| zero-shot, descriptions.json | ptb-xl/super_class | I,II,V2 |  | untrained (seed 7) | macro_auprc |" in table
+    line = "| zero-shot, descriptions.json | ptb-xl/super_class | I,II,V2 |  | untrained (seed 7) | macro_auprc |"
+    assert line in table
     for name in ("roc_curves.png", "roc_curves_untrained.png"):
         assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((tmp_path / "features").glob("*.safetensors"))) == 2  # one per model

@@ -4,6 +4,7 @@ named prompt sets; the user's own file.
 """
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 from datasets_scripts.synthetic_ecg import SYNTHETIC_LABELS
 from modeling_dbeta.evaluation import DEFAULT_LABEL_DESCRIPTIONS, load_label_descriptions, load_prompt_sets
 from tests.tiny_models import SHARED_DIR
+
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 MERL_SPLIT_DIRS = [REPO_DIR / "datasets_scripts" / "merl_splits", SHARED_DIR / "benchmarks" / "merl_splits"]
@@ -110,7 +112,7 @@ def test_user_file_errors_name_the_file(tmp_path):
         load_label_descriptions("code-test", path=empty)
     broken = tmp_path / "broken.json"
     broken.write_text("{'AF': 'single quotes'}")
-    with pytest.raises(ValueError, match="broken.json is not valid JSON"):
+    with pytest.raises(ValueError, match=re.escape("broken.json is not valid JSON")):
         load_label_descriptions("code-test", path=broken)
-    with pytest.raises(FileNotFoundError, match="absent.json"):
+    with pytest.raises(FileNotFoundError, match=re.escape("absent.json")):
         load_label_descriptions("code-test", path=tmp_path / "absent.json")

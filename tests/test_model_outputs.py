@@ -23,7 +23,9 @@ def inputs_for(model_class, config, batch_size=2, text_length=6, labels=False) -
     generator = torch.Generator().manual_seed(0)
     inputs = {"ecg_values": torch.randn(batch_size, config.num_leads, config.num_samples, generator=generator)}
     if model_class in (DBetaModel, DBetaForPreTraining):
-        inputs["input_ids"] = torch.randint(4, config.text_config.vocab_size, (batch_size, text_length), generator=generator)
+        inputs["input_ids"] = torch.randint(
+            4, config.text_config.vocab_size, (batch_size, text_length), generator=generator
+        )
         inputs["attention_mask"] = torch.ones(batch_size, text_length, dtype=torch.long)
         inputs["attention_mask"][0, -2:] = 0
     if model_class is DBetaForPreTraining:
@@ -83,7 +85,8 @@ def test_composite_outputs_expose_every_tower_and_the_fusion():
     ecg, text, fusion = out.ecg_model_output, out.text_model_output, out.fusion_output
     assert len(ecg.hidden_states) == config.num_hidden_layers + 1 and len(ecg.attentions) == config.num_hidden_layers
     assert ecg.attentions[0].shape == (batch_size, config.num_attention_heads, ecg_length, ecg_length)
-    assert len(text.hidden_states) == config.text_config.num_layers + 1 and len(text.attentions) == config.text_config.num_layers
+    text_layers = config.text_config.num_layers
+    assert len(text.hidden_states) == text_layers + 1 and len(text.attentions) == text_layers
     assert len(fusion.text_hidden_states) == len(fusion.ecg_hidden_states) == layers + 1
     heads = config.fusion_num_attention_heads
     assert fusion.text_attentions[0].shape == (batch_size, heads, text_length, text_length)
@@ -151,15 +154,20 @@ def test_eager_and_sdpa_fusion_agree_with_padded_reports():
         torch.testing.assert_close(getattr(a, name), getattr(b, name), rtol=1e-5, atol=1e-5)
     real = inputs["attention_mask"].bool()
     torch.testing.assert_close(
-        a.fusion_output.text_last_hidden_state[real], b.fusion_output.text_last_hidden_state[real], rtol=1e-5, atol=1e-5
+        a.fusion_output.text_last_hidden_state[real],
+        b.fusion_output.text_last_hidden_state[real],
+        rtol=1e-5,
+        atol=1e-5,
     )
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("model_class", ALL_CLASSES)
 def test_half_precision_forward_and_loading(model_class, dtype, tmp_path):
-    """`from_pretrained(dtype=...)`, `.half()` and `.to(torch.bfloat16)` run and agree with fp32; the feature extractor's
-    float32 input is read in the model's dtype; both feature-encoder norm modes."""
+    """
+    `from_pretrained(dtype=...)`, `.half()` and `.to(torch.bfloat16)` run and agree with fp32; the feature extractor's
+    float32 input is read in the model's dtype; both feature-encoder norm modes.
+    """
     for feat_extract_norm in ("group", "layer"):
         config = short_config(feat_extract_norm=feat_extract_norm)
         torch.manual_seed(0)
@@ -180,7 +188,8 @@ def test_half_precision_forward_and_loading(model_class, dtype, tmp_path):
                     assert torch.isfinite(ours).all(), f"{feat_extract_norm}: non-finite {key}"
                     torch.testing.assert_close(ours.float(), theirs, rtol=0.05, atol=0.05)
                 if model_class is DBetaForPreTraining:
-                    assert torch.isfinite(out.loss) and abs(out.loss.item() - reference.loss.item()) < 0.1 * reference.loss.item()
+                    assert torch.isfinite(out.loss)
+                    assert abs(out.loss.item() - reference.loss.item()) < 0.1 * reference.loss.item()
 
 
 def test_resize_token_embeddings_resizes_the_mlm_head(tmp_path):
@@ -248,7 +257,8 @@ def test_a_config_saved_with_mlm_probability_still_loads(tmp_path):
     config = short_config()
     config.save_pretrained(tmp_path)
     saved = (tmp_path / "config.json").read_text()
-    (tmp_path / "config.json").write_text(saved.replace('"model_type": "dbeta"', '"mlm_probability": 0.4,\n  "model_type": "dbeta"'))
+    stale = saved.replace('"model_type": "dbeta"', '"mlm_probability": 0.4,\n  "model_type": "dbeta"')
+    (tmp_path / "config.json").write_text(stale)
     loaded = DBetaConfig.from_pretrained(tmp_path)
     assert not hasattr(loaded, "mlm_probability") and loaded.num_samples == NUM_SAMPLES
 
@@ -261,7 +271,9 @@ def test_non_finite_ecg_values_are_refused_with_one_clear_message():
     for model_class in ALL_CLASSES:
         model = model_class(config).eval()
         inputs = {**inputs_for(model_class, config, batch_size=3), "ecg_values": ecg}
-        with pytest.raises(ValueError, match=r"NaN or infinite samples \(batch rows \[1, 2\]\).*DBetaFeatureExtractor"):
+        with pytest.raises(
+            ValueError, match=r"NaN or infinite samples \(batch rows \[1, 2\]\).*DBetaFeatureExtractor"
+        ):
             model(**inputs)
 
 

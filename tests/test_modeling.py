@@ -32,7 +32,9 @@ def test_paper_config_builds_with_the_published_sizes():
     text_tower = sum(p.numel() for p in model.dbeta.text_model.parameters())
     # Flan-T5-base's encoder is 109.6 M parameters; the whole paper model is about 321 M.
     assert text_tower == 109_628_544, f"text encoder has {text_tower:,} parameters"
-    assert 300e6 < count < 340e6, f"paper-config DBetaForPreTraining has {count:,} parameters (ECG encoder {ecg_tower:,})"
+    assert 300e6 < count < 340e6, (
+        f"paper-config DBetaForPreTraining has {count:,} parameters (ECG encoder {ecg_tower:,})"
+    )
     assert model.mem_decoder.predictor.out_features == 12 * 16
     assert model.mlm_head.decoder.out_features == 32128
 
@@ -158,7 +160,9 @@ def test_masked_losses_skip_mismatched_pairs_by_default(batch):
 
 
 def test_text_padding_is_masked_everywhere(config, tokenizer):
-    """The text encoder and the fusion get the attention mask: padding changes no feature (unlike the authors' code)."""
+    """
+    The text encoder and the fusion get the attention mask: padding changes no feature (unlike the authors' code).
+    """
     model = DBetaModel(config).eval()
     ecg = torch.randn(1, 12, 5000)
     short = tokenizer(["sinus rhythm"], return_tensors="pt")
@@ -198,7 +202,8 @@ def test_bert_family_text_encoder(batch):
 
 
 @pytest.mark.parametrize("text_config", [None, {"model_type": "bert", "vocab_size": 128, "hidden_size": 24,
-                                                  "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 48}])
+                                                  "num_hidden_layers": 2, "num_attention_heads": 2,
+                                                  "intermediate_size": 48}])
 def test_freeze_text_encoder_stops_the_bottom_of_the_text_tower(text_config, batch):
     model = DBetaForPreTraining(tiny_config(**({"text_config": text_config} if text_config else {}))).train()
     text_model = model.dbeta.text_model
@@ -262,24 +267,28 @@ def test_activation_checkpointing_gives_the_same_gradients(batch):
     checkpointed.activation_checkpointing_enable()
     run(plain, batch).loss.backward()
     run(checkpointed, batch).loss.backward()
-    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters()):
+    for (name, a), (_, b) in zip(plain.named_parameters(), checkpointed.named_parameters(), strict=True):
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_classification_lead_subsets_and_linear_probe(config, tmp_path):
     pretrained = DBetaForPreTraining(config)
     pretrained.save_pretrained(tmp_path)
-    model = DBetaForECGClassification.from_pretrained(tmp_path, num_labels=5, classifier_leads=["I", "II", "V2"]).eval()
+    model = DBetaForECGClassification.from_pretrained(
+        tmp_path, num_labels=5, classifier_leads=["I", "II", "V2"]
+    ).eval()
     torch.testing.assert_close(model.lead_mask, lead_mask_from_names(["I", "II", "V2"]))
     ecg = torch.randn(2, 12, 5000)
     altered = ecg.clone()
     altered[:, [2, 3, 4, 5, 6, 8, 9, 10, 11]] = torch.randn(2, 9, 5000)  # every lead but I, II, V2
     with torch.no_grad():
         torch.testing.assert_close(model(altered).logits, model(ecg).logits)
-        assert not torch.allclose(model(altered, lead_mask=torch.ones(12)).logits, model(ecg, lead_mask=torch.ones(12)).logits)
+        all_leads = torch.ones(12)
+        assert not torch.allclose(model(altered, lead_mask=all_leads).logits, model(ecg, lead_mask=all_leads).logits)
     # Pretrained ECG weights are reused.
     torch.testing.assert_close(
-        model.dbeta.ecg_model.layers[0].feed_forward.fc1.weight, pretrained.dbeta.ecg_model.layers[0].feed_forward.fc1.weight
+        model.dbeta.ecg_model.layers[0].feed_forward.fc1.weight,
+        pretrained.dbeta.ecg_model.layers[0].feed_forward.fc1.weight,
     )
 
     model.freeze_encoder()

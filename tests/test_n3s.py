@@ -12,8 +12,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForTextEncoding, AutoTokenizer, T5Config, T5EncoderModel
 
-from modeling_dbeta import join_statements, normalize_report
-from modeling_dbeta import n3s
+from modeling_dbeta import join_statements, n3s, normalize_report
 from modeling_dbeta.n3s import N3SIndex, embed_reports, mean_pool
 from tests.tiny_models import TINY_T5, tiny_t5_tokenizer
 
@@ -149,7 +148,7 @@ def test_save_load_round_trip_does_not_recompute(minilm_index, tmp_path, monkeyp
 
 
 def test_load_names_the_missing_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing n3s_config.json.*build_n3s_index.py"):
+    with pytest.raises(FileNotFoundError, match=r"missing n3s_config\.json.*build_n3s_index\.py"):
         N3SIndex.load(tmp_path)
 
 
@@ -158,7 +157,7 @@ def test_sample_negatives_come_from_the_candidates_and_never_the_query(minilm_in
     queries = [f"*** {report.upper()} ***" for report in corpus]  # raw spelling: looked up after normalisation
     negatives = minilm_index.sample_negatives(queries, rng)
     assert len(negatives) == len(queries)
-    for query, negative in zip(queries, negatives):
+    for query, negative in zip(queries, negatives, strict=True):
         assert negative != normalize_report(query)
         (query_id,) = minilm_index.report_ids([query])
         assert minilm_index.report_ids([negative])[0] in minilm_index.candidates(query_id)
@@ -233,5 +232,5 @@ def test_build_script_reads_each_source_and_saves_a_loadable_index(source, tiny_
 def test_build_script_names_the_csv_fix(tmp_path):
     path = tmp_path / "notes.csv"
     pd.DataFrame({"subject_id": [1], "text": ["sinus rhythm"]}).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="notes.csv has neither a 'report' column.*--report_column"):
+    with pytest.raises(ValueError, match=r"notes\.csv has neither a 'report' column.*--report_column"):
         load_build_script().read_reports(path)

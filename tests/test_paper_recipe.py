@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-
 from unittest import mock
 
 import numpy as np
@@ -107,7 +106,9 @@ def recipe(tmp_path_factory):
     hook = root / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(KILL_HOOK)
-    paths = {"root": root, "data_dir": data_dir, "encoder": encoder, "n3s": root / "n3s" / "mimic-iv-ecg", "hook": hook}
+    paths = {
+        "root": root, "data_dir": data_dir, "encoder": encoder, "n3s": root / "n3s" / "mimic-iv-ecg", "hook": hook
+    }
     run(paths, [sys.executable, "-m", "datasets_scripts", "mimic-iv-ecg", "--data_dir", str(data_dir),
                 "--num_proc", "2", "--config", *DATASET_KWARGS.split(",")])
     run(paths, [sys.executable, "train/build_n3s_index.py", "--reports", str(data_dir / "machine_measurements.csv"),
@@ -120,7 +121,7 @@ def run(paths, command, kill_while_writing=None, expect_killed=False):
            "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     if kill_while_writing:
         env["DBETA_TEST_KILL_WHILE_WRITING"] = kill_while_writing
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
     if expect_killed:
         assert result.returncode == -signal.SIGKILL, result.stderr[-3000:]
     else:
@@ -229,7 +230,9 @@ def test_two_processes_run_the_same_config(recipe, tmp_path):
 
 
 def evaluation_data(root):
-    """PTB-XL (MERL's super_class split), CODE-test and PhysioNet 2021 (the CPSC 2018 layout) trees, in their formats."""
+    """
+    PTB-XL (MERL's super_class split), CODE-test and PhysioNet 2021 (the CPSC 2018 layout) trees, in their formats.
+    """
     ptb_xl = write_ptb_xl_subset(root / "ptb-xl", merl_ptb_xl_rows("super_class", {"train": 16, "validation": 8,
                                                                                     "test": 12}))
     generator = np.random.default_rng(0)
@@ -293,5 +296,6 @@ def test_the_checkpoint_goes_through_the_four_protocols_and_onto_the_card(recipe
     card = ModelCard.load(uninterrupted / "README.md")
     assert {(result.task_type, result.dataset_type) for result in card.data.eval_results} >= {
         ("zero-shot-classification", "ptb-xl"), ("zero-shot-classification", "code-test"),
-        ("ecg-linear-probe", "ptb-xl"), ("ecg-report-retrieval", "mimic-iv-ecg"), ("ecg-classification", "physionet2021"),
+        ("ecg-linear-probe", "ptb-xl"), ("ecg-report-retrieval", "mimic-iv-ecg"),
+        ("ecg-classification", "physionet2021"),
     }

@@ -59,7 +59,11 @@ def test_unmasked_forward_matches(converted):
     assert_close("eval.etm_logits", ours.etm_logits, outputs["eval.etm_logits"])
     # The feature API gives the same unimodal features.
     with torch.no_grad():
-        assert_close("get_ecg_features", model.get_ecg_features(inputs["ecg"]).pooler_output, outputs["eval.uni_modal_ecg_feats"])
+        assert_close(
+            "get_ecg_features",
+            model.get_ecg_features(inputs["ecg"]).pooler_output,
+            outputs["eval.uni_modal_ecg_feats"],
+        )
         assert_close(
             "get_text_features",
             model.get_text_features(inputs["text_input_ids"], inputs["text_attention_mask"]).pooler_output,

@@ -2,6 +2,7 @@
 loading from a checkpoint folder in a process where this package cannot be imported."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -74,7 +75,8 @@ def test_checkpoints_list_their_pipelines_and_carry_the_code(tmp_path):
         assert (tmp_path / "pretraining" / module).is_file(), module
 
     save_checkpoint(tmp_path / "base", DBetaModel)
-    assert json.loads((tmp_path / "base" / "config.json").read_text())["custom_pipelines"][ZERO_SHOT]["pt"] == ["AutoModel"]
+    saved = json.loads((tmp_path / "base" / "config.json").read_text())
+    assert saved["custom_pipelines"][ZERO_SHOT]["pt"] == ["AutoModel"]
     save_checkpoint(tmp_path / "classifier", DBetaForECGClassification, num_labels=2)
     # A fine-tuned classifier has no text tower: features only.
     assert list(json.loads((tmp_path / "classifier" / "config.json").read_text())["custom_pipelines"]) == [FEATURES]
@@ -97,7 +99,7 @@ def test_scores_are_the_sigmoid_of_the_trained_ets_logits(checkpoint, classifier
 
     ecg_values = classifier.preprocess(DICOM_ECG, candidate_labels=LABELS)["ecg_values"]
     logits = expected_logits(model, processor, ecg_values, [f"{label} ecg" for label in LABELS])[0]
-    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist()))
+    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist(), strict=True))
     assert [entry["label"] for entry in result] == sorted(LABELS, key=lambda label: -expected[label])
     for entry in result:
         assert entry["score"] == pytest.approx(expected[entry["label"]], abs=1e-6)
@@ -146,7 +148,9 @@ def one_ecg_in_every_format(tmp_path_factory):
         "csv": folder / "rec.csv",
         "headerless.csv": folder / "headerless.csv",
         "npy": folder / "rec.npy",
-        "muse": write_muse_xml(folder / "muse.xml", dict(zip(STANDARD_LEADS, signal.T)), 250, ["Sinus rhythm"]),
+        "muse": write_muse_xml(
+            folder / "muse.xml", dict(zip(STANDARD_LEADS, signal.T, strict=True)), 250, ["Sinus rhythm"]
+        ),
     }
     np.savetxt(files["csv"], signal[:, order], delimiter=",", header=",".join(names), comments="", fmt="%.6f")
     np.savetxt(files["headerless.csv"], signal, delimiter=",", fmt="%.6f")
@@ -189,9 +193,11 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
     signal, _, files = one_ecg_in_every_format
     ecgs = [DICOM_ECG, files["wfdb"], files["muse"]]
     singles = [classifier(ecg, candidate_labels=LABELS) for ecg in ecgs]
-    for batched in (classifier(ecgs, candidate_labels=LABELS), classifier(ecgs, candidate_labels=LABELS, batch_size=2)):
+    for batched in (
+        classifier(ecgs, candidate_labels=LABELS), classifier(ecgs, candidate_labels=LABELS, batch_size=2)
+    ):
         assert [[e["label"] for e in r] for r in batched] == [[e["label"] for e in r] for r in singles]
-        for result, single in zip(batched, singles):
+        for result, single in zip(batched, singles, strict=True):
             np.testing.assert_allclose([e["score"] for e in result], [e["score"] for e in single], atol=1e-5)
     stacked = np.stack([signal.T, signal.T[::-1]])  # (batch, leads, samples)
     assert len(classifier(stacked, candidate_labels=LABELS, sampling_rate=250)) == 2
@@ -204,7 +210,7 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
     logits = expected_logits(
         checkpoint[1], DBetaProcessor.from_pretrained(checkpoint[0]), ecg_values, LABELS, lead_mask_from_names(subset)
     )[0]
-    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist()))
+    expected = dict(zip(LABELS, torch.sigmoid(logits).tolist(), strict=True))
     assert [entry["label"] for entry in with_subset] == sorted(LABELS, key=lambda label: -expected[label])
     for entry in with_subset:
         assert entry["score"] == pytest.approx(expected[entry["label"]], abs=1e-6)
@@ -214,38 +220,40 @@ def test_batches_and_lead_subsets(checkpoint, classifier, one_ecg_in_every_forma
 
 def test_bad_input_gets_the_readers_errors(classifier, tmp_path):
     labels = {"candidate_labels": LABELS}
-    with pytest.raises(BadRecord, match="missing_file: .*absent.dcm does not exist"):
+    with pytest.raises(BadRecord, match=r"missing_file: .*absent\.dcm does not exist"):
         classifier(str(tmp_path / "absent.dcm"), **labels)
     with pytest.raises(BadRecord, match="too_short: the array: 100 samples at 500 Hz"):
         classifier(np.zeros((100, 12)), sampling_rate=500, **labels)
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(BadRecord, match=r"unreadable_file: .*empty.csv is empty \(0 bytes\)"):
         classifier(tmp_path / "empty.csv", sampling_rate=500, **labels)
-    with pytest.raises(BadRecord, match="missing_file: .*absent.hea does not exist"):
+    with pytest.raises(BadRecord, match=r"missing_file: .*absent\.hea does not exist"):
         classifier(tmp_path / "absent.hea", **labels)
     (tmp_path / "notes.txt").write_text("not an ecg")
     with pytest.raises(ValueError, match=r"notes.txt: not an ECG file .* WFDB record \(.hea\), a DICOM"):
         classifier(tmp_path / "notes.txt", **labels)
     np.savetxt(tmp_path / "rate.csv", np.zeros((5000, 12)), delimiter=",")
-    with pytest.raises(ValueError, match="rate.csv does not record its sampling rate: pass `sampling_rate=`"):
+    with pytest.raises(
+        ValueError, match=re.escape("rate.csv does not record its sampling rate: pass `sampling_rate=`")
+    ):
         classifier(tmp_path / "rate.csv", **labels)
     with pytest.raises(ValueError, match=r"has 12 leads but 3 lead names"):
         classifier(np.zeros((5000, 12)), sampling_rate=500, lead_names=["I", "II", "V1"], **labels)
     (tmp_path / "broken.csv").write_text("I,II\n0.1,abc\n")
-    with pytest.raises(BadRecord, match="unreadable_signal: .*broken.csv"):
+    with pytest.raises(BadRecord, match=r"unreadable_signal: .*broken\.csv"):
         classifier(tmp_path / "broken.csv", sampling_rate=500, **labels)
     with pytest.raises(ValueError, match="Unknown lead name"):
         classifier(DICOM_ECG, leads=["I", "Z"], **labels)
     with pytest.raises(ValueError, match="Pass `candidate_labels`"):
         classifier(DICOM_ECG)
-    with pytest.raises(ValueError, match="has no '{}'"):
+    with pytest.raises(ValueError, match=re.escape("has no '{}'")):
         classifier(DICOM_ECG, hypothesis_template="an ecg", **labels)
 
 
 def test_checkpoints_the_zero_shot_pipeline_cannot_serve(tmp_path):
     processor = DBetaProcessor(DBetaFeatureExtractor(), tiny_t5_tokenizer())
     ecg_only = DBetaForECGClassification(tiny_config(num_labels=2))
-    with pytest.raises(ValueError, match="no text tower .* 'ecg-feature-extraction'"):
+    with pytest.raises(ValueError, match=r"no text tower .* 'ecg-feature-extraction'"):
         pipeline(ZERO_SHOT, model=ecg_only, processor=processor)
     siglip_without_head = DBetaModel(tiny_config(ets_loss_type="siglip"))
     with pytest.raises(ValueError, match="SigLIP's learned temperature and bias"):
@@ -329,9 +337,10 @@ def test_pipeline_from_a_checkpoint_folder_without_the_package(tmp_path):
 def test_preprocess_reports_what_the_readers_repaired(classifier, tmp_path):
     signal = ecg_signal(5)  # (5000, 12) at 500 Hz
     kept = [name for name in STANDARD_LEADS if name not in ("III", "aVR", "aVL", "aVF", "V3")]
-    header = write_wfdb_record(tmp_path, "seven", signal[:, [STANDARD_LEADS.index(n) for n in kept]], kept, 500, gain=1000)
+    stored = signal[:, [STANDARD_LEADS.index(n) for n in kept]]
+    header = write_wfdb_record(tmp_path, "seven", stored, kept, 500, gain=1000)
     inputs = classifier.preprocess(header, candidate_labels=LABELS)
-    presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist()))
+    presence = dict(zip(STANDARD_LEADS, inputs["lead_presence"][0].tolist(), strict=True))
     assert {name for name, present in presence.items() if not present} == {"V3"}
     assert set(inputs["repairs"]) == {"limb_leads_derived", "missing_leads_zeroed"}
     assert inputs["ecg_values"][0, STANDARD_LEADS.index("V3")].abs().max() == 0

@@ -36,7 +36,9 @@ def probe_inputs(tokenizer):
     torch.manual_seed(0)
     model = DBetaForPreTraining(tiny_config())
     rows = [{"ecg": torch.randn(12, 5000).numpy(), "report": f"sinus rhythm {i}"} for i in range(4)]
-    data = Dataset.from_list([{"ecg": row["ecg"].tolist(), "report": row["report"]} for row in rows]).with_format("numpy")
+    data = Dataset.from_list(
+        [{"ecg": row["ecg"].tolist(), "report": row["report"]} for row in rows]
+    ).with_format("numpy")
     return model, DataCollatorForDBetaPretraining(tokenizer), data
 
 
@@ -56,11 +58,15 @@ def test_trainer_arguments_take_the_measured_choice_and_refuse_contradictions(to
     def arguments(**values):
         return DBetaTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none", **values)
 
-    monkeypatch.setattr("modeling_dbeta.precision.measure_cpu_precision", lambda work: (torch.bfloat16, {"fp32": 2.0, "bf16": 1.0}))
+    monkeypatch.setattr(
+        "modeling_dbeta.precision.measure_cpu_precision", lambda work: (torch.bfloat16, {"fp32": 2.0, "bf16": 1.0})
+    )
     args = arguments()
     choose_precision(args, model, collator, data)
     assert args.bf16 and args.mixed_precision == "bf16"
-    monkeypatch.setattr("modeling_dbeta.precision.measure_cpu_precision", lambda work: (None, {"fp32": 1.0, "bf16": 2.0}))
+    monkeypatch.setattr(
+        "modeling_dbeta.precision.measure_cpu_precision", lambda work: (None, {"fp32": 1.0, "bf16": 2.0})
+    )
     args = arguments()
     choose_precision(args, model, collator, data)
     assert not args.bf16 and args.mixed_precision == "no"

@@ -1,4 +1,6 @@
-"""train/pretrain.py end to end: one process, and two (accelerate launch, gloo) whose ETS loss is the one-process loss."""
+"""
+train/pretrain.py end to end: one process, and two (accelerate launch, gloo) whose ETS loss is the one-process loss.
+"""
 
 import json
 import os
@@ -55,7 +57,7 @@ def pretrain_args(output_dir, text_encoder, *extra):
 def run(command, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(tmp_path / "hf-datasets"),
            "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
@@ -75,11 +77,13 @@ def test_config_overrides_are_typed():
     DBetaConfig(**overrides)  # the strict config accepts them
     with pytest.raises(ValueError, match="field=value"):
         parse_overrides("hidden_size")
-    with pytest.raises(ValueError, match="no field.*hiden_size"):
+    with pytest.raises(ValueError, match=r"no field.*hiden_size"):
         config_field_overrides(DBetaConfig, "hiden_size=96")
     # The same parser reads `python -m datasets_scripts --config` items (a list) and comma-joined strings.
     assert parse_overrides(["storage=int16", "num_shards=8"]) == parse_overrides("storage=int16,num_shards=8")
-    assert parse_overrides('{"conv_layers": [[16, 2, 2]], "hidden_size": 96}') == {"conv_layers": [[16, 2, 2]], "hidden_size": 96}
+    assert parse_overrides('{"conv_layers": [[16, 2, 2]], "hidden_size": 96}') == {
+        "conv_layers": [[16, 2, 2]], "hidden_size": 96
+    }
     with pytest.raises(ValueError, match="look like a JSON object but are not one"):
         parse_overrides('{"hidden_size": 96,}')
 
@@ -191,8 +195,8 @@ def test_two_processes_see_the_ets_loss_of_the_whole_batch(tmp_path, text_encode
                                                        "--per_device_train_batch_size", "8")], tmp_path)
     # Accelerate 1.x runs `--cpu --num_processes 2` as one process; its torchrun launcher (`--multi_gpu`) with the
     # script's `--use_cpu` gives two CPU processes on gloo.
-    run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
+    run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517",
          str(PRETRAIN), *pretrain_args(tmp_path / "two", text_encoder, *common, "--per_device_train_batch_size", "4")],
         tmp_path)
     one, two = first_step_logs(tmp_path / "one"), first_step_logs(tmp_path / "two")

@@ -30,12 +30,17 @@ def toy_index(reports=REPORTS):
 
 def examples(count=4, seed=0):
     generator = np.random.default_rng(seed)
-    return [{"ecg": generator.standard_normal((12, 5000)).astype(np.float32), "report": REPORTS[i % 4]} for i in range(count)]
+    return [
+        {"ecg": generator.standard_normal((12, 5000)).astype(np.float32), "report": REPORTS[i % 4]}
+        for i in range(count)
+    ]
 
 
 def test_swapped_negatives_reach_the_model_after_mlm_masking(tokenizer):
     torch.manual_seed(0)
-    collator = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index(), negative_fraction=1.0, mlm_probability=0.5)
+    collator = DataCollatorForDBetaPretraining(
+        tokenizer, n3s_index=toy_index(), negative_fraction=1.0, mlm_probability=0.5
+    )
     batch = collator(examples())
     assert batch["is_aligned"].tolist() == [0.0, 0.0, 0.0, 0.0]
     assert (batch["mlm_labels"] != -100).any(), "nothing was masked: the test would prove nothing"
@@ -97,11 +102,12 @@ def test_lead_masking_only_in_training(tokenizer):
 
 
 def training_args(tmp_path, **overrides):
-    values = dict(
-        output_dir=str(tmp_path), per_device_train_batch_size=4, learning_rate=1e-3, max_steps=20, logging_steps=5,
-        save_strategy="no", report_to="none", use_cpu=True, seed=0, remove_unused_columns=False,
-        adam_beta2=0.98, adam_epsilon=1e-6, weight_decay=0.01, dataloader_num_workers=0, disable_tqdm=True,
-    )
+    values = {
+        "output_dir": str(tmp_path), "per_device_train_batch_size": 4, "learning_rate": 1e-3, "max_steps": 20,
+        "logging_steps": 5, "save_strategy": "no", "report_to": "none", "use_cpu": True, "seed": 0,
+        "remove_unused_columns": False, "adam_beta2": 0.98, "adam_epsilon": 1e-6, "weight_decay": 0.01,
+        "dataloader_num_workers": 0, "disable_tqdm": True,
+    }
     values.update(overrides)
     return TrainingArguments(**values)
 
@@ -109,7 +115,9 @@ def training_args(tmp_path, **overrides):
 def make_trainer(tmp_path, tokenizer, eval_dataset=None, eval_data_collator=None, **overrides):
     torch.manual_seed(0)
     model = DBetaForPreTraining(tiny_config())
-    data = Dataset.from_list([{"ecg": e["ecg"].tolist(), "report": e["report"]} for e in examples(8)]).with_format("numpy")
+    data = Dataset.from_list(
+        [{"ecg": e["ecg"].tolist(), "report": e["report"]} for e in examples(8)]
+    ).with_format("numpy")
     collator = DataCollatorForDBetaPretraining(tokenizer, n3s_index=toy_index())
     return DBetaTrainer(
         model=model,
@@ -159,7 +167,7 @@ def test_tri_stage_schedule(tmp_path, tokenizer):
 
 
 def test_resume_continues_with_the_same_losses(tmp_path, tokenizer):
-    common = dict(max_steps=6, logging_steps=1, learning_rate=5e-4)
+    common = {"max_steps": 6, "logging_steps": 1, "learning_rate": 5e-4}
     uninterrupted = make_trainer(tmp_path / "a", tokenizer, save_strategy="steps", save_steps=3, **common)
     uninterrupted.train()
     resumed = make_trainer(tmp_path / "b", tokenizer, **common)
@@ -207,7 +215,9 @@ def test_unreadable_records_are_left_out_and_non_finite_ecgs_refused(tokenizer):
         collator([None, None])
     bad = examples(2)
     bad[1]["ecg"][3, 100] = np.inf
-    with pytest.raises(ValueError, match=r"batch of 2 pretraining ECGs holds 1 NaN / inf value\(s\) \(example\(s\) \[1\]\)"):
+    with pytest.raises(
+        ValueError, match=r"batch of 2 pretraining ECGs holds 1 NaN / inf value\(s\) \(example\(s\) \[1\]\)"
+    ):
         collator(bad)
 
 

@@ -1,5 +1,7 @@
 """The report bank file beside a checkpoint: what is written is what is read, one report per line."""
 
+import re
+
 import pytest
 
 from modeling_dbeta.report_bank import REPORT_BANK_FILE, load_report_bank, save_report_bank
@@ -18,5 +20,5 @@ def test_report_bank_round_trip(tmp_path):
 
 def test_missing_report_bank(tmp_path):
     assert load_report_bank(tmp_path) is None  # a checkpoint without a bank: the app leaves retrieval out
-    with pytest.raises(FileNotFoundError, match="absent.txt does not exist"):
+    with pytest.raises(FileNotFoundError, match=re.escape("absent.txt does not exist")):
         load_report_bank(tmp_path / "absent.txt")

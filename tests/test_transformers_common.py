@@ -6,6 +6,7 @@ Each skip below says why the test does not apply to a multimodal ECG model; none
 """
 
 import unittest
+from typing import ClassVar
 
 import pytest
 import torch
@@ -19,8 +20,8 @@ try:
     modeling_common, configuration_common = import_common_tests()
 except OSError as error:
     pytest.skip(
-        f"transformers' common tests could not be fetched from its sdist ({error}); run `.ci/run` or any pip-connected "
-        "pytest once to cache them.",
+        f"transformers' common tests could not be fetched from its sdist ({error}); run `.ci/run` or any "
+        "pip-connected pytest once to cache them.",
         allow_module_level=True,
     )
 except ImportError as error:  # the mixins import `parameterized`
@@ -41,7 +42,7 @@ AUTO_NAME_TABLES = {
 @pytest.fixture(autouse=True, scope="module")
 def dbeta_in_auto_name_tables():
     tables = [getattr(modeling_common, name) for name in AUTO_NAME_TABLES]
-    for table, class_name in zip(tables, AUTO_NAME_TABLES.values()):
+    for table, class_name in zip(tables, AUTO_NAME_TABLES.values(), strict=True):
         table["dbeta"] = class_name
     yield
     for table in tables:
@@ -96,7 +97,8 @@ PER_TOWER = (
 ECG_ONLY = "The ECG-only classes read a raw signal: they have no token embeddings to get, set, resize or hook"
 ECG_ONLY_TESTS = (
     "test_model_get_set_embeddings", "test_resize_tokens_embeddings", "test_resize_embeddings_untied",
-    "test_resize_embeddings_untied_no_reinit_on_post_init", "test_enable_input_require_grads_with_gradient_checkpointing",
+    "test_resize_embeddings_untied_no_reinit_on_post_init",
+    "test_enable_input_require_grads_with_gradient_checkpointing",
 )
 
 
@@ -122,7 +124,9 @@ class DBetaTesterMixin(ModelTesterMixin):
 def skip_tests(namespace: dict, reason: str, *tests: str):
     """Skip these mixin tests, and every case of a parameterized one (`test_x_00_...`), for `reason`."""
     for test in tests:
-        cases = [name for name in dir(ModelTesterMixin) if name.startswith(f"{test}_") and name[len(test) + 1].isdigit()]
+        cases = [
+            name for name in dir(ModelTesterMixin) if name.startswith(f"{test}_") and name[len(test) + 1].isdigit()
+        ]
         for name in cases or [test]:
             namespace[name] = unittest.skip(reason)(lambda self: None)
 
@@ -130,7 +134,7 @@ def skip_tests(namespace: dict, reason: str, *tests: str):
 class DBetaModelTest(DBetaTesterMixin, unittest.TestCase):
     all_model_classes = (DBetaModel, DBetaForPreTraining)
     _is_composite = True
-    additional_model_inputs = ["input_ids", "ecg_mask_noise"]
+    additional_model_inputs: ClassVar[list[str]] = ["input_ids", "ecg_mask_noise"]
 
     # As for CLIP and SigLIP: the composite output has one set of states per tower, and the towers are tested alone.
     skip_tests(locals(), PER_TOWER.format("Hidden states"), "test_hidden_states_output")
@@ -147,7 +151,8 @@ class DBetaECGModelTest(DBetaTesterMixin, unittest.TestCase):
         locals(),
         "As SigLIP's vision model, the ECG tower alone has no objective to train: DBetaForECGClassificationTest and "
         "DBetaModelTest (pretraining) train it",
-        "test_training", "test_training_gradient_checkpointing", "test_training_gradient_checkpointing_use_reentrant_false",
+        "test_training", "test_training_gradient_checkpointing",
+        "test_training_gradient_checkpointing_use_reentrant_false",
         "test_training_gradient_checkpointing_use_reentrant_true",
     )
     skip_tests(locals(), ECG_ONLY, *ECG_ONLY_TESTS)

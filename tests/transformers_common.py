@@ -7,10 +7,11 @@ The sdist's `tests/test_modeling_common.py` and `tests/test_configuration_common
 sdist does not ship; they are stubbed, each with the reason it is safe for D-BETA:
 - `tests/generation/test_utils.py` (`GenerationTesterMixin`): D-BETA cannot `generate`, so a tester must not inherit
   the mixin (`test_generation_tester_mixin_inheritance` asserts exactly that).
-- `tests/exporters/test_export.py` (`ExportTesterMixin`): its export tests are not in the sdist; `tests/test_compile.py`
-  exports every D-BETA class with `torch.export` instead.
-- `tests/utils/test_configuration_utils.py` (`config_common_kwargs`): read only by `ConfigTester.check_config_arguments_init`,
-  which returns before reading it for a config with sub-configs, as `DBetaConfig` is.
+- `tests/exporters/test_export.py` (`ExportTesterMixin`): its export tests are not in the sdist;
+  `tests/test_compile.py` exports every D-BETA class with `torch.export` instead.
+- `tests/utils/test_configuration_utils.py` (`config_common_kwargs`): read only by
+  `ConfigTester.check_config_arguments_init`, which returns before reading it for a config with sub-configs, as
+  `DBetaConfig` is.
 """
 
 import importlib
@@ -52,7 +53,7 @@ def fetch(version: str = transformers.__version__, timeout: float = 300) -> Path
             f"transformers=={version}", "--dest", download,
         ]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+            result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as error:
             raise OSError(f"`{' '.join(command)}` took more than {timeout} s") from error
         archives = list(Path(download).glob(f"transformers-{version}.tar.gz"))
@@ -70,14 +71,19 @@ def fetch(version: str = transformers.__version__, timeout: float = 300) -> Path
         stub = staging / PACKAGE / relative
         stub.parent.mkdir(parents=True, exist_ok=True)
         (stub.parent / "__init__.py").touch()
-        stub.write_text(f"# Stub for a module the transformers {version} sdist does not ship (see tests/transformers_common.py).\n{text}")
+        stub.write_text(
+            f"# Stub for a module the transformers {version} sdist does not ship (see tests/transformers_common.py).\n"
+            f"{text}"
+        )
     if not package.is_dir():  # another process may have finished first
         staging.rename(target)
     return target
 
 
 def import_common_tests(version: str = transformers.__version__):
-    """(test_modeling_common, test_configuration_common) of the installed transformers; raises OSError if unavailable."""
+    """
+    (test_modeling_common, test_configuration_common) of the installed transformers; raises OSError if unavailable.
+    """
     root = str(fetch(version))
     if root not in sys.path:
         sys.path.insert(0, root)

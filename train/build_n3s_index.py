@@ -111,9 +111,9 @@ def read_reports(
     for table, reasons in bad_rows.as_dict().items():
         counts.update({f"{table}: {reason}": count for reason, count in reasons.items()})
     reports = []
-    for text in raw:
+    for raw_text in raw:
         repairs = []
-        text = clean_text(text, repairs)
+        text = clean_text(raw_text, repairs)
         counts.update(repairs)
         if normalize_report(text):
             reports.append(text)

@@ -45,7 +45,13 @@ DEMO_CONFIG = Path(__file__).with_name("configs") / "demo.json"
 
 def parse_arguments(argv: list[str]):
     parser = HfArgumentParser(
-        (ModelArguments, ECGDatasetArguments, PretrainingDataArguments, DemoEvaluationArguments, DBetaTrainingArguments)
+        (
+            ModelArguments,
+            ECGDatasetArguments,
+            PretrainingDataArguments,
+            DemoEvaluationArguments,
+            DBetaTrainingArguments,
+        )
     )
     return parse_arguments_with_file(parser, argv, DEMO_CONFIG)
 
@@ -145,7 +151,8 @@ def main(argv: list[str] | None = None):
     trainer.save_state()
     trainer.log_metrics("train", train_result.metrics)
     trainer.save_metrics("train", train_result.metrics)
-    processor = DBetaProcessor(DBetaFeatureExtractor(sampling_rate=trainer.model.config.sampling_rate), trainer.processing_class)
+    feature_extractor = DBetaFeatureExtractor(sampling_rate=trainer.model.config.sampling_rate)
+    processor = DBetaProcessor(feature_extractor, trainer.processing_class)
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
         if isinstance(trainer.train_dataset, datasets.Dataset):  # the app's report bank: the reports trained on

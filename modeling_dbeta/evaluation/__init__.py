@@ -44,6 +44,7 @@ from .results import (
 from .retrieval import RetrievalOutput, retrieval_evaluation
 from .zero_shot import ZeroShotOutput, zero_shot_classification
 
+
 __all__ = [
     "DEFAULT_LABEL_DESCRIPTIONS",
     "PRETRAINED",

@@ -17,6 +17,7 @@ from .features import PRECISIONS, SIMILARITIES
 from .lead_subsets import parse_leads
 from .models import BASELINES, DEFAULT_BASELINE_SEED, models_to_evaluate
 
+
 DEFAULT_FEATURE_CACHE_DIR = Path(datasets.config.HF_CACHE_HOME) / "dbeta" / "ecg_features"
 
 

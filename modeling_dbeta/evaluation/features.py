@@ -31,6 +31,7 @@ from ..precision import PRECISIONS, autocast_context, resolve_precision
 from .labels import describe_dataset
 from .lead_subsets import leads_label
 
+
 logger = logging.get_logger(__name__)
 
 SIMILARITIES = ("auto", "dot", "cosine")
@@ -124,8 +125,8 @@ def extract_ecg_features(
 
     Args:
         model: a `DBetaModel`, `DBetaForPreTraining` or `DBetaECGModel` (any model with D-BETA's
-            `get_ecg_features(ecg_values, lead_mask).pooler_output` works), on the device to run on. It is put in eval mode for the
-            extraction and given back in the mode it was in.
+            `get_ecg_features(ecg_values, lead_mask).pooler_output` works), on the device to run on. It is put in eval
+            mode for the extraction and given back in the mode it was in.
         dataset: rows with an `ecg_column` of (12, 5000) float32 ECGs as the data set builders and the feature
             extractor produce them.
         leads: the leads to keep, e.g. `["I", "II", "V2"]`; the others are zeroed. All 12 when `None`.
@@ -166,7 +167,7 @@ def extract_ecg_features(
     model.eval()
     try:
         with tqdm(total=len(dataset), desc="ECG features", unit="ECG") as progress, autocast_context(device, dtype):
-            for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size)):
+            for start, batch in zip(range(0, len(dataset), batch_size), rows.iter(batch_size=batch_size), strict=True):
                 ecg_values = dequantize_ecg(batch[ecg_column].to(device), batch.get("ecg_scale"))
                 _check_finite_ecgs(ecg_values, dataset, start)
                 chunks.append(model.get_ecg_features(ecg_values, lead_mask).pooler_output.float().cpu())

@@ -28,6 +28,7 @@ from .metrics import ChallengeWeights, classification_metrics, max_f1, multilabe
 from .models import read_checkpoint_config
 from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
+
 SELECTION_METRIC = "macro_auroc"
 
 # The protocol's `TrainingArguments`: evaluate and save every epoch, keep the checkpoint with the best validation
@@ -121,7 +122,7 @@ class FineTuneOutput:
             "validation_macro_auroc": self.validation_macro_auroc,
             "validation_history": self.validation_history,
             **{f"test_{key}": value for key, value in per_class_details(self.test_metrics).items()},
-            "validation_thresholds": dict(zip(self.label_names, self.thresholds.tolist())),
+            "validation_thresholds": dict(zip(self.label_names, self.thresholds.tolist(), strict=True)),
         }
 
 

@@ -18,6 +18,7 @@ unlike any report statement, to test how far the text tower's general language c
 import json
 from pathlib import Path
 
+
 DEFAULT_LABEL_DESCRIPTIONS = Path(__file__).with_name("label_descriptions.json")
 DESCRIPTIONS = "descriptions"  # the name of a data set's single prompt set
 
@@ -30,7 +31,7 @@ def _read_json(path: Path) -> dict:
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON: {error}") from error
     if not isinstance(content, dict):  # a file's content, not an argument's type: a ValueError
-        raise ValueError(f"{path} must hold a JSON object, of label descriptions or of data sets.")  # noqa: TRY004
+        raise ValueError(f"{path} must hold a JSON object, of label descriptions or of data sets.")
     return content
 
 

@@ -38,7 +38,7 @@ def class_names(dataset: datasets.Dataset, label_names: Sequence[str] | None = N
         return [str(name) for name in label_names]
     classes = dataset.features.get("classes")
     if not isinstance(getattr(classes, "feature", None), datasets.ClassLabel):
-        raise ValueError(  # noqa: TRY004 (a data set's content, not an argument's type)
+        raise ValueError(
             "The data set carries no class names (a `classes` column of `ClassLabel`s, as the ECG data set builders "
             "write it): pass `label_names`, one per column of `labels`."
         )

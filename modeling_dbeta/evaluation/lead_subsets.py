@@ -7,6 +7,7 @@ out are zeroed, as in the paper's reduced-lead experiments, so one pretrained mo
 
 from ..feature_extraction_dbeta import STANDARD_LEADS, lead_indices
 
+
 ALL_LEADS_LABEL = "12"
 
 

@@ -31,6 +31,7 @@ from .labels import class_names, multi_hot_labels
 from .metrics import classification_metrics, multilabel_auroc
 from .results import PRETRAINED, EvaluationResult, classification_results, per_class_details
 
+
 MERL_SEED = 42
 DEFAULT_TRAIN_FRACTIONS = (0.01, 0.1, 1.0)
 # Inverse regularisation strengths C (scikit-learn's convention: larger = weaker regularisation).

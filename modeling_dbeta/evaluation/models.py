@@ -22,6 +22,7 @@ from ..modeling_dbeta import DBetaModel
 from ..processing_dbeta import DBetaProcessor
 from .results import PRETRAINED
 
+
 UNTRAINED = "untrained"
 BASELINES = (UNTRAINED,)
 DEFAULT_BASELINE_SEED = 42
@@ -84,8 +85,9 @@ def load_model(model_class, model_name_or_path: str | Path):
     missing = loading_info["missing_keys"]
     if missing:
         raise ValueError(
-            f"{model_name_or_path} lacks {len(missing)} weights of {model_class.__name__} (e.g. {sorted(missing)[:3]}): "
-            "its weights file is incomplete or of another model; save the model again with `save_pretrained`."
+            f"{model_name_or_path} lacks {len(missing)} weights of {model_class.__name__} "
+            f"(e.g. {sorted(missing)[:3]}): its weights file is incomplete or of another model; save the model again "
+            "with `save_pretrained`."
         )
     return model.to(evaluation_device()).eval()
 

@@ -41,8 +41,8 @@ def plot_roc_curves(
 
 def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str | None = None) -> Path:
     """
-    The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from `trainer.state.log_history`,
-    in a single PNG; the ETM accuracy on a second axis.
+    The training loss and each objective D-BETA logs (`DBetaTrainer`) against the step, from
+    `trainer.state.log_history`, in a single PNG; the ETM accuracy on a second axis.
     """
     entries = [entry for entry in log_history if "loss" in entry and "step" in entry]
     figure = Figure(figsize=(8, 5), layout="constrained")
@@ -50,15 +50,15 @@ def plot_loss_curves(log_history: Sequence[dict], path: str | Path, title: str |
     for name in ("loss", "mlm_loss", "mem_loss", "etm_loss", "ets_loss"):
         points = [(entry["step"], entry[name]) for entry in entries if name in entry]
         if points:
-            axes.plot(*zip(*points), linewidth=1.5 if name == "loss" else 1.0, label=name)
+            axes.plot(*zip(*points, strict=True), linewidth=1.5 if name == "loss" else 1.0, label=name)
     axes.set(xlabel="Step", ylabel="Loss (log scale)", yscale="log", title=title)
     handles, labels = axes.get_legend_handles_labels()
     accuracy = [(entry["step"], entry["etm_accuracy"]) for entry in entries if "etm_accuracy" in entry]
     if accuracy:
         right = axes.twinx()
-        right.plot(*zip(*accuracy), linestyle=":", color="black", label="etm_accuracy")
+        right.plot(*zip(*accuracy, strict=True), linestyle=":", color="black", label="etm_accuracy")
         right.set(ylabel="ETM accuracy", ylim=(0, 1))
-        handles, labels = handles + right.get_legend_handles_labels()[0], labels + ["etm_accuracy"]
+        handles, labels = handles + right.get_legend_handles_labels()[0], [*labels, "etm_accuracy"]
     if handles:  # one legend, beside the plot, so that it hides no curve
         axes.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.1, 1.0), fontsize="small")
     path = Path(path)

@@ -27,6 +27,7 @@ from transformers.utils import logging
 
 from .lead_subsets import leads_label
 
+
 logger = logging.get_logger(__name__)
 
 PRETRAINED = "pretrained"
@@ -111,7 +112,7 @@ def _parse_record(record, path: Path) -> EvaluationResult:
     except TypeError as error:
         raise ValueError(f"{path}: incomplete result record {record!r} ({error}).") from error
     if isinstance(result.value, bool) or not isinstance(result.value, int | float):  # a file's content: a ValueError
-        raise ValueError(f"{path}: the value of {record!r} must be a number.")  # noqa: TRY004
+        raise ValueError(f"{path}: the value of {record!r} must be a number.")
     return result
 
 

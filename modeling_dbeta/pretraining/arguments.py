@@ -29,8 +29,8 @@ class ModelArguments:
     config_overrides: str | None = field(
         default=None,
         metadata={
-            "help": "DBetaConfig fields of a new model, e.g. 'num_hidden_layers=4,ets_loss_type=siglip' (JSON values); "
-            "the defaults are the paper's model."
+            "help": "DBetaConfig fields of a new model, e.g. 'num_hidden_layers=4,ets_loss_type=siglip' (JSON "
+            "values); the defaults are the paper's model."
         },
     )
     text_config_overrides: str | None = field(
@@ -62,7 +62,9 @@ class PretrainingDataArguments:
         },
     )
     train_split: str = "train"
-    eval_split: str | None = field(default="validation", metadata={"help": "Split of the evaluation loss; none if empty."})
+    eval_split: str | None = field(
+        default="validation", metadata={"help": "Split of the evaluation loss; none if empty."}
+    )
     max_eval_samples: int | None = field(
         default=512, metadata={"help": "Evaluate on this many pairs of the split, a fixed random subset."}
     )
@@ -76,7 +78,9 @@ class PretrainingDataArguments:
             "Default: <output_dir>/n3s."
         },
     )
-    use_n3s: bool = field(default=True, metadata={"help": "False: negatives are other reports of the batch (ablation)."})
+    use_n3s: bool = field(
+        default=True, metadata={"help": "False: negatives are other reports of the batch (ablation)."}
+    )
     negative_fraction: float = field(default=0.5, metadata={"help": "Share of each batch given a negative report."})
     lead_mask_probability: float = field(default=0.5, metadata={"help": "Each lead is zeroed with this probability."})
     mlm_probability: float = field(default=0.25, metadata={"help": "Share of the text tokens masked for MLM."})
@@ -101,7 +105,9 @@ class DemoEvaluationArguments:
     )
     license: str = field(
         default="apache-2.0",
-        metadata={"help": "Licence stated in the model card; mind the terms of the training data (e.g. MIMIC-IV-ECG's)."},
+        metadata={
+            "help": "Licence stated in the model card; mind the terms of the training data (e.g. MIMIC-IV-ECG's)."
+        },
     )
 
 
@@ -139,9 +145,9 @@ def parse_arguments_with_file(parser: HfArgumentParser, argv: list[str], default
 
 
 __all__ = [
+    "PACKAGED_MINILM",
     "DemoEvaluationArguments",
     "ModelArguments",
-    "PACKAGED_MINILM",
     "PretrainingDataArguments",
     "argument_file_values",
     "parse_arguments_with_file",

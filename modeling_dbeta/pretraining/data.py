@@ -27,13 +27,12 @@ def pretraining_pairs(dataset, description: str):
     """
     if "report" not in dataset.column_names:
         raise ValueError(
-            f"{description} has no `report` column (its columns: {dataset.column_names}): pretraining needs ECG-report "
-            "pairs, e.g. --dataset mimic-iv-ecg or synthetic."
+            f"{description} has no `report` column (its columns: {dataset.column_names}): pretraining needs "
+            "ECG-report pairs, e.g. --dataset mimic-iv-ecg or synthetic."
         )
     if isinstance(dataset, datasets.Dataset):
-        return dataset.select_columns([column for column in PAIR_COLUMNS if column in dataset.column_names]).with_format(
-            "numpy"
-        )
+        columns = [column for column in PAIR_COLUMNS if column in dataset.column_names]
+        return dataset.select_columns(columns).with_format("numpy")
     return dataset
 
 

@@ -21,6 +21,7 @@ from ..evaluation import (
 from ..evaluation.plots import plot_loss_curves, plot_roc_curves
 from ..hub import build_model_card
 
+
 # How the demo's baseline differs from `untrained_model`'s: its text encoder is the pretrained one the run started
 # from, so the comparison isolates what pretraining taught.
 INITIAL_WEIGHTS = "pretraining's initial weights"

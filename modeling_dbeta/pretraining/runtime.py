@@ -19,7 +19,7 @@ def set_up_process(training_args: TrainingArguments) -> None:
     set_seed(training_args.seed)
     if training_args.device.type == "cpu":
         # `accelerate launch` sets OMP_NUM_THREADS=1; give each local process its share of the cores instead.
-        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // local_processes))
 
 

@@ -16,6 +16,7 @@ from .challenge import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_s
 from .classification import classification_metrics, max_f1, multilabel_auroc
 from .retrieval import retrieval_metrics
 
+
 # `evaluate.load("roc_auc")` fetches its script from the Hub and fails offline; these folders load from disk.
 LOCAL_METRICS_DIR = Path(__file__).with_name("evaluate_modules")
 LOCAL_METRICS = ("multilabel_classification", "max_f1", "retrieval", "physionet2021_challenge")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 SINUS_RHYTHM = "426783006"
 
 

@@ -100,7 +100,7 @@ def classification_metrics(references, prediction_scores, label_names=None) -> d
         "macro_auprc": _macro(per_class_auprc),
         "per_class_auroc": per_class_auroc,
         "per_class_auprc": per_class_auprc,
-        "per_class_prevalence": dict(zip(names, references.mean(axis=0).tolist())),
+        "per_class_prevalence": dict(zip(names, references.mean(axis=0).tolist(), strict=True)),
         "undefined_classes": [name for name, value in per_class_auroc.items() if value is None],
     }
 

@@ -5,6 +5,7 @@
 import datasets
 import evaluate
 
+
 SCORES_PER_EXAMPLE = datasets.List(datasets.Value("float64"))  # per example: a score per class (or per candidate)
 MULTI_HOT = datasets.List(datasets.Value("int32"))  # multi-hot labels (or thresholded predictions), per example
 

@@ -7,6 +7,7 @@ import evaluate
 from modeling_dbeta.evaluation.metrics import max_f1
 from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, SCORES_PER_EXAMPLE, metric_info
 
+
 _DESCRIPTION = """
 Per-class F1 at each class's best decision threshold (computed with scikit-learn's precision-recall curve), and
 its macro average. The thresholds are chosen on the scored data: an optimistic summary for comparing models on one

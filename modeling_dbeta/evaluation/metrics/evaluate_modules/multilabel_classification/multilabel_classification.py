@@ -7,6 +7,7 @@ import evaluate
 from modeling_dbeta.evaluation.metrics import classification_metrics
 from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, SCORES_PER_EXAMPLE, metric_info
 
+
 _DESCRIPTION = """
 Per-class and macro-averaged areas under the ROC curve and under the precision-recall curve (average precision) for
 multi-label classification, computed with scikit-learn, and each class's prevalence (the AUPRC of random scores).

@@ -7,6 +7,7 @@ import evaluate
 from modeling_dbeta.evaluation.metrics import SINUS_RHYTHM, ChallengeWeights, physionet2021_challenge_score
 from modeling_dbeta.evaluation.metrics.metric_info import MULTI_HOT, metric_info
 
+
 _DESCRIPTION = """
 The PhysioNet/CinC Challenge 2021 metric: a weighted multi-label confusion matrix that gives partial credit to
 clinically similar mistakes, normalised so that always predicting sinus rhythm scores 0 and the true labels score 1.

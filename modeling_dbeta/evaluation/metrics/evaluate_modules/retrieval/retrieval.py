@@ -8,6 +8,7 @@ import evaluate
 from modeling_dbeta.evaluation.metrics import retrieval_metrics
 from modeling_dbeta.evaluation.metrics.metric_info import SCORES_PER_EXAMPLE, metric_info
 
+
 _DESCRIPTION = """
 Recall@k and median rank for ECG -> report and report -> ECG retrieval on a set of ECG-report pairs, from the
 similarity matrix of their features. Non-matching candidates that tie with the match rank above it.
