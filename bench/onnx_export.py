@@ -21,7 +21,7 @@ import torch
 from bench.reporting import machine, print_and_save
 from bench.train_step import time_calls
 from modeling_dbeta import DBetaConfig, DBetaECGModel
-from modeling_dbeta.export import ENCODER_FILE, ECGEncoderForExport, export_graph, max_onnx_difference
+from modeling_dbeta.export import ENCODER_FILE, ECGEncoderForExport, export_graph, max_onnx_difference, onnx_session
 from modeling_dbeta.overrides import config_field_overrides
 
 
@@ -45,7 +45,7 @@ def bench_size(config: DBetaConfig, batch_sizes, repeats: int) -> dict:
         start = time.perf_counter()
         path = export_graph(encoder, example, Path(folder) / ENCODER_FILE, "ecg_features", {})
         export_seconds = time.perf_counter() - start
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = onnx_session(path)
         result = {
             "ecg_tower_parameters": sum(parameter.numel() for parameter in encoder.parameters()),
             "export_seconds": export_seconds,

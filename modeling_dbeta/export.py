@@ -113,6 +113,18 @@ def export_graph(module: nn.Module, example: torch.Tensor, path: Path, output_na
     return path
 
 
+def onnx_session(path: Path) -> onnxruntime.InferenceSession:
+    """
+    An onnxruntime CPU session that shares the machine with PyTorch fairly: as many threads as torch uses, and no
+    spin-waiting between runs (by default its idle threads keep spinning and starve the PyTorch code that runs next
+    in the same process, most visibly on a machine with few cores).
+    """
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def max_onnx_difference(
     path: Path, module: nn.Module, example: torch.Tensor, batch_sizes=(1, 3), seed: int = 0
 ) -> float:
@@ -120,7 +132,7 @@ def max_onnx_difference(
     Largest absolute difference between onnxruntime's and PyTorch's outputs on random ECG batches shaped as
     `example` (leads, samples), of these sizes.
     """
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     generator = torch.Generator().manual_seed(seed)
     largest = 0.0
     for batch_size in batch_sizes:
@@ -182,4 +194,11 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["ClassifierForExport", "ECGEncoderForExport", "export_checkpoint", "load_for_export", "max_onnx_difference"]
+__all__ = [
+    "ClassifierForExport",
+    "ECGEncoderForExport",
+    "export_checkpoint",
+    "load_for_export",
+    "max_onnx_difference",
+    "onnx_session",
+]

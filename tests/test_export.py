@@ -5,12 +5,11 @@ import re
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 import torch
 
 from modeling_dbeta import DBetaFeatureExtractor, DBetaForECGClassification, DBetaForPreTraining
-from modeling_dbeta.export import CLASSIFIER_FILE, ENCODER_FILE, export_checkpoint, main
+from modeling_dbeta.export import CLASSIFIER_FILE, ENCODER_FILE, export_checkpoint, main, onnx_session
 from tests.tiny_models import tiny_config
 
 
@@ -21,7 +20,7 @@ def save(folder, model):
 
 
 def onnx_outputs(path, ecg_values):
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     return session.run(None, {"ecg_values": ecg_values.numpy()})[0]
 
 
