@@ -73,3 +73,12 @@ def test_export_refuses_a_graph_that_does_not_match(tmp_path, monkeypatch):
     monkeypatch.setattr("modeling_dbeta.export.max_onnx_difference", lambda *args, **kwargs: 3e-3)
     with pytest.raises(RuntimeError, match=re.escape("ecg_encoder.onnx: onnxruntime differs from PyTorch by 0.003")):
         export_checkpoint(tmp_path / "checkpoint", tmp_path / "onnx")
+
+
+def test_onnx_sessions_share_the_cpu_with_pytorch(tmp_path):
+    """An idle onnxruntime pool spins by default and starves the PyTorch code that runs next in the same process."""
+    save(tmp_path / "checkpoint", DBetaForPreTraining(tiny_config()))
+    export_checkpoint(tmp_path / "checkpoint", tmp_path / "onnx")
+    options = onnx_session(tmp_path / "onnx" / ENCODER_FILE).get_session_options()
+    assert options.intra_op_num_threads == torch.get_num_threads()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
